@@ -1,0 +1,196 @@
+//! Binary cross-entropy, on probabilities and on logits.
+
+use burn::config::Config;
+use burn::tensor::Tensor;
+
+use crate::pair::pair_loss;
+use crate::{LossResult, Reduction, checks, stable, weights};
+
+const BCE: &str = "binary_cross_entropy";
+const BCE_LOGITS: &str = "binary_cross_entropy_with_logits";
+
+/// Configuration of the [binary cross-entropy on probabilities](BinaryCrossEntropyLoss)
+/// (PyTorch `binary_cross_entropy`).
+#[derive(Config, Debug)]
+pub struct BinaryCrossEntropyLossConfig {
+    /// Per-element rescaling: one value, one per element of the last dimension, or one per
+    /// element.
+    pub weight: Option<Vec<f64>>,
+    /// How per-element losses are reduced (`none`, `mean`, `sum`).
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+}
+
+impl BinaryCrossEntropyLossConfig {
+    /// Builds the loss, rejecting the `batchmean` reduction.
+    pub fn init(&self) -> LossResult<BinaryCrossEntropyLoss> {
+        Ok(BinaryCrossEntropyLoss {
+            weight: self.weight.clone(),
+            reduction: self.reduction.check_elementwise(BCE)?,
+        })
+    }
+}
+
+/// Binary cross-entropy of probabilities `x ∈ [0, 1]`, PyTorch's `binary_cross_entropy`:
+///
+/// ```text
+/// ℓ_i = -w_i [y_i·max(log x_i, -100) + (1 - y_i)·max(log(1 - x_i), -100)]
+/// ∂ℓ_i/∂x_i = w_i (x_i - y_i) / max(x_i (1 - x_i), 1e-12)
+/// ```
+///
+/// Prefer [`BinaryCrossEntropyWithLogitsLoss`]: it takes the logits and is exact where the
+/// sigmoid saturates. Use this one when the model already outputs probabilities.
+#[derive(Debug, Clone)]
+pub struct BinaryCrossEntropyLoss {
+    /// Per-element rescaling weight.
+    pub weight: Option<Vec<f64>>,
+    /// The reduction applied by `forward`.
+    pub reduction: Reduction,
+}
+
+impl BinaryCrossEntropyLoss {
+    fn elementwise<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<Tensor<D>> {
+        checks::in_range(BCE, "input", &input, 0.0, 1.0)?;
+        checks::in_range(BCE, "target", &target, 0.0, 1.0)?;
+        let x = input.clone().detach();
+        let log_x = x.clone().log().clamp_min(-100.0);
+        let log_1mx = x.clone().neg().add_scalar(1.0).log().clamp_min(-100.0);
+        let one_minus_y = target.clone().neg().add_scalar(1.0);
+        let mut loss = target
+            .clone()
+            .mul(log_x)
+            .add(one_minus_y.mul(log_1mx))
+            .neg();
+        let denom = x
+            .clone()
+            .mul(x.clone().neg().add_scalar(1.0))
+            .clamp_min(1e-12);
+        let mut grad = x.sub(target.detach()).div(denom);
+        if let Some(w) = &self.weight {
+            let w = weights::broadcast(BCE, "weight", w, input.dims(), &input.device())?;
+            loss = loss.mul(w.clone());
+            grad = grad.mul(w);
+        }
+        Ok(loss.add(stable::with_gradient(input, grad)))
+    }
+}
+
+pair_loss!(BinaryCrossEntropyLoss, BCE);
+
+/// Configuration of the [binary cross-entropy on logits](BinaryCrossEntropyWithLogitsLoss)
+/// (PyTorch `binary_cross_entropy_with_logits`).
+#[derive(Config, Debug)]
+pub struct BinaryCrossEntropyWithLogitsLossConfig {
+    /// Per-element rescaling: one value, one per element of the last dimension, or one per
+    /// element.
+    pub weight: Option<Vec<f64>>,
+    /// Weight of the positive term: one value, or one per element of the last dimension
+    /// (per class in multi-label problems). `n_neg / n_pos` balances classes.
+    pub pos_weight: Option<Vec<f64>>,
+    /// How per-element losses are reduced (`none`, `mean`, `sum`).
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+}
+
+impl BinaryCrossEntropyWithLogitsLossConfig {
+    /// Builds the loss, rejecting the `batchmean` reduction and non-finite weights.
+    pub fn init(&self) -> LossResult<BinaryCrossEntropyWithLogitsLoss> {
+        for (arg, w) in [("weight", &self.weight), ("pos_weight", &self.pos_weight)] {
+            if let Some(v) = w.iter().flatten().find(|v| !v.is_finite()) {
+                return Err(crate::LossError::new(
+                    BCE_LOGITS,
+                    arg,
+                    format!("must be finite; got {v}"),
+                ));
+            }
+        }
+        Ok(BinaryCrossEntropyWithLogitsLoss {
+            weight: self.weight.clone(),
+            pos_weight: self.pos_weight.clone(),
+            reduction: self.reduction.check_elementwise(BCE_LOGITS)?,
+        })
+    }
+}
+
+/// Binary cross-entropy of logits `x`, PyTorch's `binary_cross_entropy_with_logits`, with
+/// `p` the `pos_weight` and `softplus(z) = log(1 + e^z)`:
+///
+/// ```text
+/// ℓ_i = w_i [(1 - y_i)·x_i + (1 + (p - 1)·y_i)·softplus(-x_i)]
+///     = -w_i [p·y_i·log σ(x_i) + (1 - y_i)·log(1 - σ(x_i))]
+/// ∂ℓ_i/∂x_i = w_i [(1 + (p - 1)·y_i)·σ(x_i) - p·y_i]
+/// ```
+///
+/// The loss for binary and multi-label classification: finite at any logit. Soft targets in
+/// [0, 1] are allowed; `pos_weight > 1` raises recall on a rare positive class.
+#[derive(Debug, Clone)]
+pub struct BinaryCrossEntropyWithLogitsLoss {
+    /// Per-element rescaling weight.
+    pub weight: Option<Vec<f64>>,
+    /// Weight of the positive term.
+    pub pos_weight: Option<Vec<f64>>,
+    /// The reduction applied by `forward`.
+    pub reduction: Reduction,
+}
+
+impl BinaryCrossEntropyWithLogitsLoss {
+    fn elementwise<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<Tensor<D>> {
+        checks::in_range(BCE_LOGITS, "target", &target, 0.0, 1.0)?;
+        let (dims, device) = (input.dims(), input.device());
+        let one_minus_y = target.clone().neg().add_scalar(1.0);
+        let softplus_neg = stable::softplus(input.clone().neg());
+        let positive = match &self.pos_weight {
+            None => softplus_neg,
+            Some(p) => {
+                let p = weights::broadcast(BCE_LOGITS, "pos_weight", p, dims, &device)?;
+                let log_weight = p.sub_scalar(1.0).mul(target).add_scalar(1.0);
+                log_weight.mul(softplus_neg)
+            }
+        };
+        let loss = one_minus_y.mul(input).add(positive);
+        match &self.weight {
+            None => Ok(loss),
+            Some(w) => Ok(loss.mul(weights::broadcast(BCE_LOGITS, "weight", w, dims, &device)?)),
+        }
+    }
+}
+
+pair_loss!(BinaryCrossEntropyWithLogitsLoss, BCE_LOGITS);
+
+/// Binary cross-entropy of probabilities, unweighted; see [`BinaryCrossEntropyLoss`].
+///
+/// # Panics
+/// On probabilities or targets outside [0, 1], mismatched shapes, NaN/inf, or `batchmean`.
+pub fn binary_cross_entropy<const D: usize>(
+    input: Tensor<D>,
+    target: Tensor<D>,
+    reduction: Reduction,
+) -> Tensor<1> {
+    let loss = BinaryCrossEntropyLossConfig::new()
+        .with_reduction(reduction)
+        .init();
+    crate::error::or_panic(loss).forward(input, target)
+}
+
+/// Binary cross-entropy of logits, unweighted; see [`BinaryCrossEntropyWithLogitsLoss`].
+///
+/// # Panics
+/// On targets outside [0, 1], mismatched shapes, NaN/inf, or `batchmean`.
+pub fn binary_cross_entropy_with_logits<const D: usize>(
+    input: Tensor<D>,
+    target: Tensor<D>,
+    reduction: Reduction,
+) -> Tensor<1> {
+    let loss = BinaryCrossEntropyWithLogitsLossConfig::new()
+        .with_reduction(reduction)
+        .init();
+    crate::error::or_panic(loss).forward(input, target)
+}

@@ -1,0 +1,276 @@
+//! Focal losses: sigmoid (binary, torchvision) and softmax (multi-class).
+
+use burn::config::Config;
+use burn::tensor::{Int, Tensor};
+
+use crate::class_dim::{check_int_target, flat_int, rows, unflatten};
+use crate::error::or_panic;
+use crate::pair::pair_loss;
+use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
+
+const SIGMOID: &str = "sigmoid_focal_loss";
+const SOFTMAX: &str = "softmax_focal_loss";
+
+/// Configuration of the [sigmoid focal loss](SigmoidFocalLoss) (torchvision
+/// `sigmoid_focal_loss`).
+#[derive(Config, Debug)]
+pub struct SigmoidFocalLossConfig {
+    /// Weight of the positive class in [0, 1]; a negative value turns the weighting off.
+    #[config(default = 0.25)]
+    pub alpha: f64,
+    /// Focusing parameter γ ≥ 0 (0 gives BCE-with-logits).
+    #[config(default = 2.0)]
+    pub gamma: f64,
+    /// How per-element losses are reduced (`none`, `mean`, `sum`).
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+}
+
+impl SigmoidFocalLossConfig {
+    /// Builds the loss; `alpha` must be ≤ 1 (negative disables it), `gamma` ≥ 0.
+    pub fn init(&self) -> LossResult<SigmoidFocalLoss> {
+        checks::param(
+            SIGMOID,
+            "alpha",
+            self.alpha,
+            self.alpha <= 1.0 && self.alpha.is_finite(),
+            "in [0, 1], or negative to disable",
+        )?;
+        checks::param(
+            SIGMOID,
+            "gamma",
+            self.gamma,
+            self.gamma >= 0.0 && self.gamma.is_finite(),
+            ">= 0 and finite",
+        )?;
+        Ok(SigmoidFocalLoss {
+            alpha: self.alpha,
+            gamma: self.gamma,
+            reduction: self.reduction.check_elementwise(SIGMOID)?,
+        })
+    }
+}
+
+/// Sigmoid focal loss of logits `x` (Lin et al. 2017; torchvision's `sigmoid_focal_loss`):
+///
+/// ```text
+/// p = σ(x),  p_t = p·y + (1 - p)(1 - y),  α_t = α·y + (1 - α)(1 - y)
+/// ℓ_i = α_t · (1 - p_t)^γ · BCEWithLogits(x_i, y_i)          (α < 0: α_t = 1)
+/// ```
+///
+/// `(1 - p_t)^γ` is evaluated as `exp(γ·log(1 - p_t))` with `log(1 - p_t)` from log-sigmoids,
+/// so values and gradients stay finite at saturated logits, also for γ < 1.
+/// Use it for heavy class imbalance (fraud, detection): it down-weights the easy, confidently
+/// classified majority and focuses training on the hard examples.
+#[derive(Debug, Clone)]
+pub struct SigmoidFocalLoss {
+    /// Positive-class weight α (negative: off).
+    pub alpha: f64,
+    /// Focusing parameter γ.
+    pub gamma: f64,
+    /// The reduction applied by `forward`.
+    pub reduction: Reduction,
+}
+
+impl SigmoidFocalLoss {
+    fn elementwise<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<Tensor<D>> {
+        checks::in_range(SIGMOID, "target", &target, 0.0, 1.0)?;
+        let one_minus_y = target.clone().neg().add_scalar(1.0);
+        let ce = one_minus_y
+            .clone()
+            .mul(input.clone())
+            .add(stable::softplus(input.clone().neg()));
+        let mut loss = ce;
+        if self.gamma != 0.0 {
+            // log(1 - p_t): exact log-sigmoids for hard targets, a clamped mixture for soft ones.
+            let log_p = stable::log_sigmoid(input.clone());
+            let log_1mp = stable::log_sigmoid(input.clone().neg());
+            let p = log_p.clone().exp();
+            let q = log_1mp.clone().exp();
+            let soft = target
+                .clone()
+                .mul(q)
+                .add(one_minus_y.clone().mul(p))
+                .clamp_min(1e-30)
+                .log();
+            let log_m = soft
+                .mask_where(target.clone().equal_elem(1.0), log_1mp)
+                .mask_where(target.clone().equal_elem(0.0), log_p);
+            loss = loss.mul(log_m.mul_scalar(self.gamma).exp());
+        }
+        if self.alpha >= 0.0 {
+            let alpha_t = target
+                .mul_scalar(self.alpha)
+                .add(one_minus_y.mul_scalar(1.0 - self.alpha));
+            loss = loss.mul(alpha_t);
+        }
+        Ok(loss)
+    }
+}
+
+pair_loss!(SigmoidFocalLoss, SIGMOID);
+
+/// Sigmoid focal loss with `alpha` and `gamma`; see [`SigmoidFocalLoss`].
+///
+/// # Panics
+/// On invalid `alpha`/`gamma`, targets outside [0, 1], mismatched shapes, NaN/inf, `batchmean`.
+pub fn sigmoid_focal_loss<const D: usize>(
+    input: Tensor<D>,
+    target: Tensor<D>,
+    alpha: f64,
+    gamma: f64,
+    reduction: Reduction,
+) -> Tensor<1> {
+    let loss = SigmoidFocalLossConfig::new()
+        .with_alpha(alpha)
+        .with_gamma(gamma)
+        .with_reduction(reduction)
+        .init();
+    or_panic(loss).forward(input, target)
+}
+
+/// Configuration of the [softmax focal loss](SoftmaxFocalLoss).
+#[derive(Config, Debug)]
+pub struct SoftmaxFocalLossConfig {
+    /// Focusing parameter γ ≥ 0 (0 gives cross-entropy).
+    #[config(default = 2.0)]
+    pub gamma: f64,
+    /// Optional weight per class, `α_c`.
+    pub alpha: Option<Vec<f64>>,
+    /// How per-sample losses are reduced (`none`, `mean`, `sum`).
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+}
+
+impl SoftmaxFocalLossConfig {
+    /// Builds the loss; `gamma` must be ≥ 0 and `alpha` finite.
+    pub fn init(&self) -> LossResult<SoftmaxFocalLoss> {
+        checks::param(
+            SOFTMAX,
+            "gamma",
+            self.gamma,
+            self.gamma >= 0.0 && self.gamma.is_finite(),
+            ">= 0 and finite",
+        )?;
+        if let Some(a) = &self.alpha {
+            checks::class_weights(SOFTMAX, "alpha", Some(a), a.len())?;
+        }
+        Ok(SoftmaxFocalLoss {
+            gamma: self.gamma,
+            alpha: self.alpha.clone(),
+            reduction: self.reduction.check_elementwise(SOFTMAX)?,
+        })
+    }
+}
+
+/// Softmax focal loss of logits `x` `[N, C, d1, ...]` with class targets `[N, d1, ...]`:
+///
+/// ```text
+/// log p = log_softmax(x),   log(1 - p_t) = logsumexp_{c ≠ t}(x_c) - logsumexp_c(x_c)
+/// ℓ_i = -α_{t} · (1 - p_t)^γ · log p_t            mean = Σ_i ℓ_i / N·d1···dk
+/// ```
+///
+/// The multi-class form of focal loss for imbalanced classification; γ = 0 and no α is
+/// cross-entropy.
+#[derive(Debug, Clone)]
+pub struct SoftmaxFocalLoss {
+    /// Focusing parameter γ.
+    pub gamma: f64,
+    /// Per-class weights α.
+    pub alpha: Option<Vec<f64>>,
+    /// The reduction applied by `forward`.
+    pub reduction: Reduction,
+}
+
+impl SoftmaxFocalLoss {
+    fn rows_int<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> LossResult<Tensor<1>> {
+        let classes = check_int_target(SOFTMAX, &input.dims(), &target.dims())?;
+        checks::finite(SOFTMAX, "input", &input)?;
+        checks::class_weights(SOFTMAX, "alpha", self.alpha.as_deref(), classes)?;
+        let target = flat_int(target);
+        checks::class_indices(SOFTMAX, &target, classes, None)?;
+        let x = rows(input);
+        let [m, _] = x.dims();
+        let index = target.clone().reshape([m, 1]);
+        let lse = stable::log_sum_exp(x.clone(), 1);
+        let log_pt = x
+            .clone()
+            .gather(1, index.clone())
+            .sub(lse.clone())
+            .reshape([m]);
+        let mut loss = log_pt.neg();
+        if self.gamma != 0.0 {
+            let is_target = target.clone().one_hot::<2>(classes).bool();
+            let others = stable::log_sum_exp(x.mask_fill(is_target, -1e30), 1);
+            let log_1mpt = others.sub(lse).reshape([m]);
+            loss = loss.mul(log_1mpt.mul_scalar(self.gamma).exp());
+        }
+        if let Some(a) = &self.alpha {
+            let device = loss.device();
+            loss = loss.mul(weights::class_vector(a, &device).select(0, target));
+        }
+        Ok(loss)
+    }
+
+    /// Per-sample losses `[N, d1, ...]`.
+    pub fn try_forward_no_reduction<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> LossResult<Tensor<DT>> {
+        let dims = target.dims();
+        Ok(unflatten(self.rows_int(input, target)?, dims))
+    }
+
+    /// Per-sample losses; panics on errors.
+    pub fn forward_no_reduction<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> Tensor<DT> {
+        or_panic(self.try_forward_no_reduction(input, target))
+    }
+
+    /// The reduced loss, or an error for bad shapes, class indices or NaN/inf.
+    pub fn try_forward<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> LossResult<Tensor<1>> {
+        Ok(reduce(self.rows_int(input, target)?, self.reduction))
+    }
+
+    /// The reduced loss; panics on errors.
+    pub fn forward<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> Tensor<1> {
+        or_panic(self.try_forward(input, target))
+    }
+}
+
+/// Softmax focal loss of logits `[N, C]` against class indices `[N]`; see [`SoftmaxFocalLoss`].
+///
+/// # Panics
+/// On `gamma < 0`, mismatched shapes, class indices out of range, NaN/inf, or `batchmean`.
+pub fn softmax_focal_loss(
+    input: Tensor<2>,
+    target: Tensor<1, Int>,
+    gamma: f64,
+    reduction: Reduction,
+) -> Tensor<1> {
+    let loss = SoftmaxFocalLossConfig::new()
+        .with_gamma(gamma)
+        .with_reduction(reduction)
+        .init();
+    or_panic(loss).forward(input, target)
+}

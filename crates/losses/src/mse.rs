@@ -1,0 +1,66 @@
+//! Mean squared error.
+
+use burn::config::Config;
+use burn::tensor::Tensor;
+
+use crate::pair::pair_loss;
+use crate::{LossResult, Reduction};
+
+const NAME: &str = "mse_loss";
+
+/// Configuration of the [mean squared error](MseLoss) (PyTorch `mse_loss`).
+#[derive(Config, Debug)]
+pub struct MseLossConfig {
+    /// How per-element losses are reduced (`none`, `mean`, `sum`).
+    #[config(default = "Reduction::Mean")]
+    pub reduction: Reduction,
+}
+
+impl MseLossConfig {
+    /// Builds the loss, rejecting the `batchmean` reduction.
+    pub fn init(&self) -> LossResult<MseLoss> {
+        Ok(MseLoss {
+            reduction: self.reduction.check_elementwise(NAME)?,
+        })
+    }
+}
+
+/// Mean squared error, PyTorch's `mse_loss`:
+///
+/// ```text
+/// ℓ_i = (x_i - y_i)²
+/// ```
+///
+/// The default regression loss: the maximum-likelihood loss under Gaussian noise, smooth, with a
+/// gradient proportional to the error. Squares make it sensitive to outliers; prefer
+/// [`HuberLoss`](crate::HuberLoss) or [`L1Loss`](crate::L1Loss) when the data has them.
+#[derive(Debug, Clone)]
+pub struct MseLoss {
+    /// The reduction applied by `forward`.
+    pub reduction: Reduction,
+}
+
+impl MseLoss {
+    fn elementwise<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<Tensor<D>> {
+        Ok(input.sub(target).square())
+    }
+}
+
+pair_loss!(MseLoss, NAME);
+
+/// Mean squared error of `input` against `target` with `reduction`; see [`MseLoss`].
+///
+/// # Panics
+/// On mismatched shapes, non-finite values, or the `batchmean` reduction.
+pub fn mse_loss<const D: usize>(
+    input: Tensor<D>,
+    target: Tensor<D>,
+    reduction: Reduction,
+) -> Tensor<1> {
+    crate::error::or_panic(MseLossConfig::new().with_reduction(reduction).init())
+        .forward(input, target)
+}

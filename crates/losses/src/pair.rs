@@ -1,0 +1,69 @@
+//! The four entry points shared by every loss of an `input` and a same-shaped `target`.
+//!
+//! A loss type provides `elementwise(&self, input, target) -> LossResult<Tensor<D>>` (the
+//! formula and its own value checks) and a `reduction` field; [`pair_loss!`] adds
+//! `try_forward_no_reduction` (shape and finiteness checks, then the formula),
+//! `forward_no_reduction`, `try_forward` and `forward` (the reduction).
+
+/// Implements the shared entry points for a loss type named `$name` (PyTorch's name).
+macro_rules! pair_loss {
+    ($ty:ident, $name:expr) => {
+        impl $ty {
+            /// Per-element losses, shaped like `input`, or an error for mismatched shapes,
+            /// non-finite values or targets outside the loss's domain.
+            pub fn try_forward_no_reduction<const D: usize>(
+                &self,
+                input: burn::tensor::Tensor<D>,
+                target: burn::tensor::Tensor<D>,
+            ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
+                $crate::checks::same_shape(
+                    $name,
+                    "target",
+                    &target.dims(),
+                    "input",
+                    &input.dims(),
+                )?;
+                $crate::checks::finite($name, "input", &input)?;
+                $crate::checks::finite($name, "target", &target)?;
+                self.elementwise(input, target)
+            }
+
+            /// Per-element losses, shaped like `input`.
+            ///
+            /// # Panics
+            /// On the errors of [`Self::try_forward_no_reduction`].
+            pub fn forward_no_reduction<const D: usize>(
+                &self,
+                input: burn::tensor::Tensor<D>,
+                target: burn::tensor::Tensor<D>,
+            ) -> burn::tensor::Tensor<D> {
+                $crate::error::or_panic(self.try_forward_no_reduction(input, target))
+            }
+
+            /// The loss reduced by the configured [`Reduction`](crate::Reduction)
+            /// (`none` returns the per-element losses flattened).
+            pub fn try_forward<const D: usize>(
+                &self,
+                input: burn::tensor::Tensor<D>,
+                target: burn::tensor::Tensor<D>,
+            ) -> $crate::LossResult<burn::tensor::Tensor<1>> {
+                let loss = self.try_forward_no_reduction(input, target)?;
+                Ok($crate::reduction::reduce(loss, self.reduction))
+            }
+
+            /// The loss reduced by the configured [`Reduction`](crate::Reduction).
+            ///
+            /// # Panics
+            /// On the errors of [`Self::try_forward_no_reduction`].
+            pub fn forward<const D: usize>(
+                &self,
+                input: burn::tensor::Tensor<D>,
+                target: burn::tensor::Tensor<D>,
+            ) -> burn::tensor::Tensor<1> {
+                $crate::error::or_panic(self.try_forward(input, target))
+            }
+        }
+    };
+}
+
+pub(crate) use pair_loss;

@@ -1,0 +1,83 @@
+//! How a vector of per-element losses becomes the loss: one type, one function.
+
+use burn::config::Config;
+use burn::tensor::Tensor;
+
+use crate::error::{LossError, LossResult};
+
+/// The reduction applied to per-element losses, as PyTorch's `reduction=` argument.
+///
+/// ```text
+/// none      : ℓ (the per-element losses, unreduced)
+/// mean      : Σ ℓ / numel      (weighted losses divide by the weight sum where PyTorch does)
+/// sum       : Σ ℓ
+/// batchmean : Σ ℓ / N          (N = size of the first dimension; KL divergence only)
+/// ```
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// No reduction: `forward` returns the per-element losses, flattened.
+    None,
+    /// The mean over elements (PyTorch's default).
+    Mean,
+    /// The sum over elements.
+    Sum,
+    /// The sum divided by the batch size; only [`kl_div`](crate::kl_div) accepts it.
+    BatchMean,
+}
+
+impl Reduction {
+    /// PyTorch's name of the reduction.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reduction::None => "none",
+            Reduction::Mean => "mean",
+            Reduction::Sum => "sum",
+            Reduction::BatchMean => "batchmean",
+        }
+    }
+
+    /// Parses PyTorch's name (`none`, `mean`, `sum`, `batchmean`).
+    pub fn parse(loss: &'static str, name: &str) -> LossResult<Self> {
+        match name {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            "batchmean" => Ok(Reduction::BatchMean),
+            other => Err(LossError::new(
+                loss,
+                "reduction",
+                format!("must be one of none, mean, sum, batchmean; got {other:?}"),
+            )),
+        }
+    }
+
+    /// Rejects `batchmean` for every loss but KL divergence.
+    pub(crate) fn check_elementwise(self, loss: &'static str) -> LossResult<Self> {
+        if self == Reduction::BatchMean {
+            return Err(LossError::new(
+                loss,
+                "reduction",
+                "must be none, mean or sum (batchmean is for kl_div only); got batchmean",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Applies `reduction` to per-element losses `loss`: the single place that reduces.
+///
+/// `none` flattens to one dimension; `batchmean` divides the sum by `loss.dims()[0]`.
+pub fn reduce<const D: usize>(loss: Tensor<D>, reduction: Reduction) -> Tensor<1> {
+    match reduction {
+        Reduction::None => {
+            let n = loss.shape().num_elements();
+            loss.reshape([n])
+        }
+        Reduction::Mean => loss.mean(),
+        Reduction::Sum => loss.sum(),
+        Reduction::BatchMean => {
+            let batch = if D == 0 { 1 } else { loss.dims()[0].max(1) };
+            loss.sum().div_scalar(batch as f64)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Choosing a Burn device by name at run time.
+
+use core::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use burn::tensor::{Device, DeviceKind, Tensor};
+
+/// The device names this project runs on.
+pub const DEVICE_NAMES: [&str; 3] = ["flex", "ndarray", "wgpu"];
+
+/// Why a device could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceError {
+    /// The name is none of [`DEVICE_NAMES`].
+    Unknown(String),
+    /// The backend is known but did not start (for wgpu: no usable GPU or Vulkan driver).
+    Unavailable {
+        /// The device name.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceError::Unknown(name) => write!(
+                f,
+                "device: unknown name {name:?}; expected one of {}",
+                DEVICE_NAMES.join(", ")
+            ),
+            DeviceError::Unavailable { name, reason } => write!(
+                f,
+                "device: {name} did not start ({reason}); on Linux, wgpu needs a Vulkan driver \
+                 (apt-get install mesa-vulkan-drivers libvulkan1), or choose flex"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DeviceError {}
+
+/// The NdArray device; deprecated upstream in favour of Flex, kept here by design.
+#[allow(deprecated)]
+fn ndarray() -> Device {
+    Device::ndarray()
+}
+
+/// Maps `flex`, `ndarray` or `wgpu` to a Burn [`Device`] (without autodiff; call
+/// `.autodiff()` on it to train), checking that it starts by running one tiny operation.
+///
+/// # Errors
+/// [`DeviceError::Unknown`] for another name, [`DeviceError::Unavailable`] when the backend
+/// fails to start (for example wgpu without a Vulkan driver).
+pub fn device(name: &str) -> Result<Device, DeviceError> {
+    let device = match name.trim().to_ascii_lowercase().as_str() {
+        "flex" => Device::flex(),
+        "ndarray" => ndarray(),
+        "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        _ => return Err(DeviceError::Unknown(name.to_string())),
+    };
+    let probe = catch_unwind(AssertUnwindSafe(|| {
+        Tensor::<1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .try_into_scalar::<f32>()
+    }));
+    match probe {
+        Ok(Ok(v)) if v == 3.0 => Ok(device),
+        Ok(Ok(v)) => Err(DeviceError::Unavailable {
+            name: name.to_string(),
+            reason: format!("a test sum gave {v} instead of 3"),
+        }),
+        Ok(Err(e)) => Err(DeviceError::Unavailable {
+            name: name.to_string(),
+            reason: format!("{e:?}"),
+        }),
+        Err(panic) => Err(DeviceError::Unavailable {
+            name: name.to_string(),
+            reason: panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the backend panicked".into()),
+        }),
+    }
+}

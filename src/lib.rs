@@ -1,0 +1,13 @@
+#![warn(missing_docs)]
+//! # descent
+//!
+//! Loss functions and optimizers for [Burn](https://burn.dev), with PyTorch's semantics.
+//!
+//! - [`losses`]: every common loss as Burn tensor operations ([`descent_losses`]).
+//! - [`optimizers`]: optimizers and learning-rate schedules ([`descent_optimizers`]).
+//! - [`device`]: pick a Burn device by name at run time (`flex`, `ndarray`, `wgpu`).
+
+pub mod device;
+
+pub use descent_losses as losses;
+pub use descent_optimizers as optimizers;

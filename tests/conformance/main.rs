@@ -1,0 +1,68 @@
+//! Conformance: replays the PyTorch reference cases (`tests/golden/*.json` and every
+//! `*.json` under `$DESCENT_GOLDEN_DIR`) on each device of `$DESCENT_DEVICES`
+//! (comma-separated; default `flex,ndarray`; `.ci/run` adds `wgpu`).
+//!
+//! Prints `DEVICE: N passed, M failed` per device and every failure; a case of an unknown kind,
+//! loss, option or input fails.
+
+mod golden;
+mod losses;
+
+use burn::tensor::Device;
+
+fn replay(case: &golden::Case, device: &Device) -> Result<(), String> {
+    match case.kind.as_str() {
+        "loss" => losses::replay(case, device),
+        other => Err(format!("unknown case kind {other:?}")),
+    }
+}
+
+fn devices() -> Vec<String> {
+    std::env::var("DESCENT_DEVICES")
+        .unwrap_or_else(|_| "flex,ndarray".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[test]
+fn golden_cases_match_pytorch() {
+    let mut cases = Vec::new();
+    for file in golden::case_files() {
+        cases.extend(golden::load(&file));
+    }
+    assert!(!cases.is_empty(), "no golden case found");
+    let mut total_failed = 0;
+    for name in devices() {
+        let device = descent::device::device(&name)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .autodiff();
+        let mut failures = Vec::new();
+        for case in &cases {
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replay(case, &device)))
+                    .unwrap_or_else(|p| {
+                        Err(p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .map(|s| format!("panicked: {s}"))
+                            .unwrap_or_else(|| "panicked".into()))
+                    });
+            if let Err(why) = result {
+                failures.push(format!("  {}: {why}", case.name));
+            }
+        }
+        println!(
+            "{name}: {} passed, {} failed",
+            cases.len() - failures.len(),
+            failures.len()
+        );
+        for f in &failures {
+            println!("{f}");
+        }
+        total_failed += failures.len();
+    }
+    assert_eq!(total_failed, 0, "golden cases failed (listed above)");
+}

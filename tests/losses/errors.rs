@@ -1,0 +1,320 @@
+//! Bad input gets an error that names the loss, the argument and what was expected.
+
+use burn::tensor::{Device, Int, Tensor};
+use descent::losses::*;
+
+fn device() -> Device {
+    descent::device::device("flex").expect("flex starts")
+}
+
+fn assert_mentions(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(
+            message.contains(part),
+            "error {message:?} does not mention {part:?}"
+        );
+    }
+}
+
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).expect_err("expected a panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn mismatched_shapes() {
+    let d = device();
+    let err = MseLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(
+            Tensor::<2>::zeros([2, 3], &d),
+            Tensor::<2>::zeros([3, 2], &d),
+        )
+        .unwrap_err();
+    assert_eq!((err.loss, err.argument), ("mse_loss", "target"));
+    assert_mentions(
+        &err.to_string(),
+        &["mse_loss", "target", "[2, 3]", "[3, 2]"],
+    );
+    let msg = panic_message(|| {
+        let d = device();
+        mse_loss(
+            Tensor::<1>::zeros([2], &d),
+            Tensor::<1>::zeros([3], &d),
+            Reduction::Mean,
+        );
+    });
+    assert_mentions(&msg, &["mse_loss", "target", "shape"]);
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(
+            Tensor::<2>::zeros([4, 3], &d),
+            Tensor::<1, Int>::zeros([5], &d),
+        )
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["cross_entropy", "target", "[4]"]);
+}
+
+#[test]
+fn class_index_out_of_range() {
+    let d = device();
+    let logits = Tensor::<2>::zeros([3, 4], &d);
+    let target = Tensor::<1, Int>::from_ints([0, 4, 1], &d);
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits.clone(), target.clone())
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "target", "[0, 4)", "got 4", "[1]"],
+    );
+    let negative = Tensor::<1, Int>::from_ints([0, -1, 1], &d);
+    let err = NllLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits.clone(), negative)
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["nll_loss", "target", "got -1"]);
+    // ignore_index is allowed, and only it.
+    let ignored = Tensor::<1, Int>::from_ints([0, -100, 1], &d);
+    assert!(
+        CrossEntropyLossConfig::new()
+            .init()
+            .unwrap()
+            .try_forward(logits.clone(), ignored)
+            .is_ok()
+    );
+    let err = softmax_err(&d);
+    assert_mentions(&err, &["softmax_focal_loss", "target"]);
+    let msg = panic_message(|| {
+        let d = device();
+        cross_entropy(
+            Tensor::<2>::zeros([1, 2], &d),
+            Tensor::<1, Int>::from_ints([2], &d),
+            Reduction::Mean,
+        );
+    });
+    assert_mentions(&msg, &["cross_entropy", "target", "[0, 2)"]);
+    // A mean over targets that are all ignored is refused rather than NaN.
+    let all_ignored = Tensor::<1, Int>::from_ints([-100, -100, -100], &d);
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits, all_ignored)
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "target", "non-ignored"],
+    );
+}
+
+fn softmax_err(d: &Device) -> String {
+    SoftmaxFocalLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(
+            Tensor::<2>::zeros([2, 3], d),
+            Tensor::<1, Int>::from_ints([3, 0], d),
+        )
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn targets_outside_their_domain() {
+    let d = device();
+    let p = Tensor::<1>::from_floats([0.2, 0.7, 0.5], &d);
+    let err = BinaryCrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 2.0, 1.0], &d))
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["binary_cross_entropy", "target", "[0, 1]", "got 2"],
+    );
+    let err = BinaryCrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(
+            Tensor::<1>::from_floats([0.2, 1.5, 0.5], &d),
+            Tensor::<1>::from_floats([0.0, 1.0, 1.0], &d),
+        )
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["binary_cross_entropy", "input", "[0, 1]", "1.5"],
+    );
+    let err = BinaryCrossEntropyWithLogitsLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(p.clone(), Tensor::<1>::from_floats([-1.0, 0.0, 1.0], &d))
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["binary_cross_entropy_with_logits", "target", "got -1"],
+    );
+    let err = SigmoidFocalLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 3.0, 1.0], &d))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["sigmoid_focal_loss", "target"]);
+    let err = HingeLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 1.0, -1.0], &d))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["hinge", "target", "-1 or +1", "got 0"]);
+    let err = PoissonNllLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(p, Tensor::<1>::from_floats([1.0, -2.0, 0.0], &d))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["poisson_nll_loss", "target", "got -2"]);
+}
+
+#[test]
+fn nan_and_inf_are_caught() {
+    let d = device();
+    let x = Tensor::<1>::from_floats([0.0, f32::NAN, 1.0], &d);
+    let y = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &d);
+    let err = MseLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(x, y.clone())
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["mse_loss", "input", "finite", "NaN", "[1]"],
+    );
+    let err = HuberLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(
+            y.clone(),
+            Tensor::<1>::from_floats([0.0, 1.0, f32::INFINITY], &d),
+        )
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["huber_loss", "target", "finite", "inf"]);
+    let logits = Tensor::<2>::from_floats([[0.0, f32::NEG_INFINITY]], &d);
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits, Tensor::<1, Int>::from_ints([0], &d))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["cross_entropy", "input", "finite"]);
+    // The checks can be turned off for hot loops; they are on by default.
+    assert!(value_checks());
+}
+
+#[test]
+fn invalid_reduction_and_hyperparameters_are_rejected_when_built() {
+    let err = MseLossConfig::new()
+        .with_reduction(Reduction::BatchMean)
+        .init()
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["mse_loss", "reduction", "batchmean"]);
+    assert!(
+        KlDivLossConfig::new()
+            .with_reduction(Reduction::BatchMean)
+            .init()
+            .is_ok()
+    );
+    let err = Reduction::parse("cross_entropy", "average").unwrap_err();
+    assert_mentions(&err.to_string(), &["cross_entropy", "reduction", "average"]);
+    let err = HuberLossConfig::new().with_delta(-1.0).init().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "huber_loss: delta must be > 0 and finite; got -1"
+    );
+    let err = SmoothL1LossConfig::new()
+        .with_beta(-0.5)
+        .init()
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["smooth_l1_loss", "beta", ">= 0"]);
+    let err = CrossEntropyLossConfig::new()
+        .with_label_smoothing(1.5)
+        .init()
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "label_smoothing", "[0, 1]", "1.5"],
+    );
+    let err = QuantileLossConfig::new().with_q(1.2).init().unwrap_err();
+    assert_mentions(&err.to_string(), &["quantile", "q", "[0, 1]"]);
+    let err = SigmoidFocalLossConfig::new()
+        .with_gamma(-1.0)
+        .init()
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["sigmoid_focal_loss", "gamma"]);
+    let err = MultiMarginLossConfig::new().with_p(3).init().unwrap_err();
+    assert_mentions(&err.to_string(), &["multi_margin_loss", "p", "1 or 2"]);
+    let err = TripletMarginLossConfig::new()
+        .with_margin(0.0)
+        .init()
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["triplet_margin_loss", "margin"]);
+    let err = Regularizer::elastic_net(-0.1, 0.0).unwrap_err();
+    assert_mentions(&err.to_string(), &["elastic_net", "l1", ">= 0"]);
+    let d = device();
+    let err = CrossEntropyLossConfig::new()
+        .with_weight(Some(vec![1.0, 2.0]))
+        .init()
+        .unwrap()
+        .try_forward(
+            Tensor::<2>::zeros([2, 3], &d),
+            Tensor::<1, Int>::from_ints([0, 1], &d),
+        )
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "cross_entropy",
+            "weight",
+            "one value per class (3)",
+            "got 2",
+        ],
+    );
+}
+
+#[test]
+fn gaussian_nll_rejects_negative_variance_and_bad_var_shape() {
+    let d = device();
+    let loss = GaussianNllLossConfig::new().init().unwrap();
+    let x = Tensor::<2>::zeros([2, 3], &d);
+    let err = loss
+        .try_forward(
+            x.clone(),
+            x.clone(),
+            Tensor::<2>::from_floats([[1.0, -1.0, 1.0], [1.0, 1.0, 1.0]], &d),
+        )
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["gaussian_nll_loss", "var", "got -1"]);
+    let err = loss
+        .try_forward(x.clone(), x.clone(), Tensor::<2>::ones([2, 2], &d))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["gaussian_nll_loss", "var", "[2, 2]"]);
+    // Homoscedastic variances, [N, 1] and [N], broadcast like PyTorch.
+    let a = loss.forward(
+        x.clone(),
+        x.clone().add_scalar(1.0),
+        Tensor::<2>::full([2, 1], 2.0, &d),
+    );
+    let b = loss.forward(
+        x.clone(),
+        x.clone().add_scalar(1.0),
+        Tensor::<1>::full([2], 2.0, &d),
+    );
+    let want = 0.5 * (2f64.ln() + 0.5);
+    for v in [a, b] {
+        let v = v.into_scalar::<f32>() as f64;
+        assert!((v - want).abs() < 1e-6, "{v} vs {want}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Loss properties, the seed notes' worked examples, and the errors bad input gets.
+
+mod catalog;
+mod errors;
+mod properties;
+mod seed_examples;
