@@ -85,3 +85,22 @@ pub fn device(name: &str) -> Result<Device, DeviceError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_devices_start_and_unknown_names_are_refused() {
+        for name in ["flex", "ndarray", " Flex "] {
+            assert!(device(name).is_ok(), "{name} should start");
+        }
+        let err = device("cuda9").unwrap_err();
+        assert_eq!(err, DeviceError::Unknown("cuda9".into()));
+        let message = err.to_string();
+        assert!(
+            message.contains("cuda9") && message.contains("flex, ndarray, wgpu"),
+            "{message}"
+        );
+    }
+}
