@@ -186,7 +186,7 @@ fn main() {
         );
         let p: Vec<f32> = sigmoid(model.forward(x_test.clone()).detach())
             .to_data()
-            .to_vec()
+            .try_to_vec::<f32>()
             .expect("f32 probabilities");
         let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
         for (p, y) in p.iter().zip(y_test) {

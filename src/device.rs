@@ -66,7 +66,7 @@ pub fn device(name: &str) -> Result<Device, DeviceError> {
             .try_into_scalar::<f32>()
     }));
     match probe {
-        Ok(Ok(v)) if v == 3.0 => Ok(device),
+        Ok(Ok(3.0)) => Ok(device),
         Ok(Ok(v)) => Err(DeviceError::Unavailable {
             name: name.to_string(),
             reason: format!("a test sum gave {v} instead of 3"),

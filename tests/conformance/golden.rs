@@ -192,7 +192,9 @@ pub fn compare(
         ));
     }
     for (i, (a, e)) in values.iter().zip(&expected.data).enumerate() {
-        if !((a - e).abs() <= atol + rtol * e.abs()) {
+        // Written so that a NaN on either side fails; equal infinities pass.
+        let close = a == e || (a - e).abs() <= atol + rtol * e.abs();
+        if !close {
             return Err(format!(
                 "{what}[{i}] = {a}, expected {e} (rtol {rtol}, atol {atol})"
             ));
