@@ -1,6 +1,6 @@
 //! Reading the golden cases (format: `../shared/golden/README.md`) and comparing results.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -201,4 +201,111 @@ pub fn compare(
         }
     }
     Ok(())
+}
+
+/// The options of a case; every key must be read, so an unknown option fails the case.
+pub struct Options {
+    pub owner: String,
+    pub map: BTreeMap<String, Value>,
+    pub read: BTreeSet<String>,
+}
+
+impl Options {
+    pub fn new(owner: &str, map: BTreeMap<String, Value>) -> Self {
+        Self {
+            owner: owner.to_string(),
+            map,
+            read: BTreeSet::new(),
+        }
+    }
+    /// A string option.
+    pub fn str(&mut self, key: &str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| format!("option {key} = {v} is not a string")),
+        }
+    }
+    /// A non-negative integer option.
+    pub fn u64(&mut self, key: &str, default: u64) -> Result<u64, String> {
+        let v = self.i64(key, default as i64)?;
+        u64::try_from(v).map_err(|_| format!("option {key} = {v} is negative"))
+    }
+    /// Marks PyTorch keyword arguments that select an implementation, not a result
+    /// (`foreach`, `fused`, `capturable`, `differentiable`), as read.
+    pub fn implementation_flags(&mut self) -> Result<(), String> {
+        for key in ["foreach", "fused", "capturable", "differentiable"] {
+            if let Some(v) = self.get(key) {
+                if !v.is_boolean() {
+                    return Err(format!("option {key} = {v} is not a bool"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&mut self, key: &str) -> Option<&Value> {
+        self.read.insert(key.to_string());
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+    pub fn f64(&mut self, key: &str, default: f64) -> Result<f64, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_f64()
+                .ok_or_else(|| format!("option {key} = {v} is not a number")),
+        }
+    }
+    pub fn bool(&mut self, key: &str, default: bool) -> Result<bool, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| format!("option {key} = {v} is not a bool")),
+        }
+    }
+    pub fn i64(&mut self, key: &str, default: i64) -> Result<i64, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_i64()
+                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .ok_or_else(|| format!("option {key} = {v} is not an integer")),
+        }
+    }
+    pub fn vec(&mut self, key: &str) -> Result<Option<Vec<f64>>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_f64().ok_or_else(|| format!("option {key} holds {v}")))
+                .collect::<Result<_, _>>()
+                .map(Some),
+            Some(v) => v
+                .as_f64()
+                .map(|x| Some(vec![x]))
+                .ok_or_else(|| format!("option {key} = {v} is not a list of numbers")),
+        }
+    }
+    pub fn reduction(&mut self) -> Result<descent::losses::Reduction, String> {
+        let name = match self.get("reduction") {
+            None => "mean".to_string(),
+            Some(v) => v.as_str().ok_or("reduction is not a string")?.to_string(),
+        };
+        descent::losses::Reduction::parse("conformance", &name).map_err(|e| e.to_string())
+    }
+    pub fn finish(&self) -> Result<(), String> {
+        let unknown: Vec<_> = self
+            .map
+            .keys()
+            .filter(|k| !self.read.contains(*k))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}: unknown option(s) {unknown:?}", self.owner))
+        }
+    }
 }

@@ -7,79 +7,7 @@ use burn::tensor::{Device, Tensor};
 use descent::losses::*;
 use serde_json::Value;
 
-use crate::golden::{Case, Dyn, GoldenTensor, compare};
-
-/// The options of a case; every key must be read, so an unknown option fails the case.
-struct Options {
-    loss: String,
-    map: BTreeMap<String, Value>,
-    read: BTreeSet<String>,
-}
-
-impl Options {
-    fn get(&mut self, key: &str) -> Option<&Value> {
-        self.read.insert(key.to_string());
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-    fn f64(&mut self, key: &str, default: f64) -> Result<f64, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| format!("option {key} = {v} is not a number")),
-        }
-    }
-    fn bool(&mut self, key: &str, default: bool) -> Result<bool, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| format!("option {key} = {v} is not a bool")),
-        }
-    }
-    fn i64(&mut self, key: &str, default: i64) -> Result<i64, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_i64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                .ok_or_else(|| format!("option {key} = {v} is not an integer")),
-        }
-    }
-    fn vec(&mut self, key: &str) -> Result<Option<Vec<f64>>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_f64().ok_or_else(|| format!("option {key} holds {v}")))
-                .collect::<Result<_, _>>()
-                .map(Some),
-            Some(v) => v
-                .as_f64()
-                .map(|x| Some(vec![x]))
-                .ok_or_else(|| format!("option {key} = {v} is not a list of numbers")),
-        }
-    }
-    fn reduction(&mut self) -> Result<Reduction, String> {
-        let name = match self.get("reduction") {
-            None => "mean".to_string(),
-            Some(v) => v.as_str().ok_or("reduction is not a string")?.to_string(),
-        };
-        Reduction::parse("conformance", &name).map_err(|e| e.to_string())
-    }
-    fn finish(&self) -> Result<(), String> {
-        let unknown: Vec<_> = self
-            .map
-            .keys()
-            .filter(|k| !self.read.contains(*k))
-            .collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{}: unknown option(s) {unknown:?}", self.loss))
-        }
-    }
-}
+use crate::golden::{Case, Dyn, GoldenTensor, Options, compare};
 
 struct Inputs {
     map: BTreeMap<String, Dyn>,
@@ -536,11 +464,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         map,
         read: BTreeSet::new(),
     };
-    let mut options = Options {
-        loss: loss.clone(),
-        map: options,
-        read: BTreeSet::new(),
-    };
+    let mut options = Options::new(&loss, options);
     let result = run(&loss, &mut options, &mut inputs)?;
     options.finish()?;
     let unused: Vec<_> = inputs

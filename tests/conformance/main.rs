@@ -7,12 +7,18 @@
 
 mod golden;
 mod losses;
+mod optimizers;
+mod scalers;
+mod schedules;
 
 use burn::tensor::Device;
 
 fn replay(case: &golden::Case, device: &Device) -> Result<(), String> {
     match case.kind.as_str() {
         "loss" => losses::replay(case, device),
+        "optimizer" => optimizers::replay(case, device),
+        "schedule" => schedules::replay(case),
+        "loss_scaler" => scalers::replay(case, device),
         other => Err(format!("unknown case kind {other:?}")),
     }
 }

@@ -1,5 +1,64 @@
-#![warn(missing_docs)]
-//! # descent-optimizers
+//! Optimizers, learning-rate schedules and training utilities for [Burn](https://burn.dev),
+//! with PyTorch's semantics and defaults.
 //!
-//! Optimizers and learning-rate schedules over Burn modules, with PyTorch's semantics.
-//! This crate is the home of the optimizers issue; it holds no optimizer yet.
+//! Every optimizer implements Burn's per-tensor [`Optimizer`](burn::optim::Optimizer) trait,
+//! so it runs inside Burn's [`ModuleOptimizer`](burn::optim::ModuleOptimizer) (parameter
+//! groups, records, multi-device steps); its config's `init()` gives one:
+//!
+//! ```ignore
+//! use descent_optimizers::AdamWConfig;
+//! let mut optim = AdamWConfig::new().init();           // PyTorch defaults
+//! let grads = GradientsParams::from_grads(loss.backward(), &model);
+//! model = optim.step(1e-3, model, grads);              // lr per step, as in Burn
+//! ```
+//!
+//! Every schedule implements Burn's [`LrScheduler`](burn::lr_scheduler::LrScheduler).
+//! [`Lbfgs`] takes a closure that re-evaluates the loss, as `torch.optim.LBFGS`.
+//!
+//! Hyperparameters are checked when built (`try_init`/`try_build` return an [`OptimError`]
+//! naming the optimizer and the argument; `init`/`build` panic with it). Each step checks its
+//! learning rate and that its gradient is finite (see [`set_finite_checks`]).
+
+mod accumulate;
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+mod adamw;
+mod checks;
+mod clip;
+mod common;
+mod ema_momentum;
+mod error;
+pub mod flat;
+mod grad_scaler;
+mod grads;
+mod lbfgs;
+mod line_search;
+mod lion;
+mod nadam;
+mod radam;
+mod rmsprop;
+pub mod schedule;
+mod sgd;
+mod state;
+
+pub use accumulate::GradAccumulator;
+pub use adadelta::*;
+pub use adagrad::*;
+pub use adam::{Adam, AdamConfig, AdamState};
+pub use adamax::*;
+pub use adamw::*;
+pub use checks::{finite_checks, set_finite_checks};
+pub use clip::{NormType, clip_grad_norm, clip_grad_value, grad_norm};
+pub use ema_momentum::*;
+pub use error::{OptimError, OptimResult};
+pub use grad_scaler::*;
+pub use grads::{has_non_finite, scale as scale_grads};
+pub use lbfgs::*;
+pub use lion::*;
+pub use nadam::*;
+pub use radam::*;
+pub use rmsprop::*;
+pub use schedule::*;
+pub use sgd::*;

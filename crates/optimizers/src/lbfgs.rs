@@ -1,0 +1,323 @@
+//! L-BFGS (`torch.optim.LBFGS`): a quasi-Newton method that rebuilds the inverse Hessian from
+//! the last few steps, driven by a closure that re-evaluates the loss and its gradient.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::{GradientsParams, LearningRate};
+use serde::{Deserialize, Serialize};
+
+use crate::checks;
+use crate::error::{OptimError, OptimResult, or_panic};
+use crate::flat;
+use crate::line_search::{dot, max_abs, strong_wolfe};
+
+const NAME: &str = "lbfgs";
+
+/// The line search of [`Lbfgs`].
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LineSearch {
+    /// Fixed steps of size η (after a first step of `min(1, 1/‖g‖₁) η`).
+    None,
+    /// Steps satisfying the strong Wolfe conditions (PyTorch's `"strong_wolfe"`).
+    StrongWolfe,
+}
+
+/// Configuration of [`Lbfgs`], with PyTorch's defaults.
+#[derive(Config, Debug)]
+pub struct LbfgsConfig {
+    /// Most iterations per [`step`](Lbfgs::step) (default 20).
+    #[config(default = 20)]
+    pub max_iter: usize,
+    /// Most loss evaluations per step (default `max_iter · 5 / 4`).
+    #[config(default = "None")]
+    pub max_eval: Option<usize>,
+    /// Stop when `max |∇f| ≤ tolerance_grad` (default 1e-7).
+    #[config(default = 1e-7)]
+    pub tolerance_grad: f64,
+    /// Stop when the step or the change of the loss is below this (default 1e-9).
+    #[config(default = 1e-9)]
+    pub tolerance_change: f64,
+    /// Number of (s, y) pairs kept (default 100).
+    #[config(default = 100)]
+    pub history_size: usize,
+    /// The line search (default none, as PyTorch).
+    #[config(default = "LineSearch::None")]
+    pub line_search: LineSearch,
+}
+
+impl LbfgsConfig {
+    /// Checks the hyperparameters and builds the optimizer.
+    pub fn try_init(&self) -> OptimResult<Lbfgs> {
+        if self.max_iter == 0 {
+            return Err(OptimError::new(NAME, "max_iter", "must be >= 1, got 0"));
+        }
+        if self.history_size == 0 {
+            return Err(OptimError::new(NAME, "history_size", "must be >= 1, got 0"));
+        }
+        if self.max_eval == Some(0) {
+            return Err(OptimError::new(NAME, "max_eval", "must be >= 1, got 0"));
+        }
+        checks::non_negative(NAME, "tolerance_grad", self.tolerance_grad)?;
+        checks::non_negative(NAME, "tolerance_change", self.tolerance_change)?;
+        Ok(Lbfgs {
+            max_iter: self.max_iter,
+            max_eval: self.max_eval.unwrap_or(self.max_iter * 5 / 4),
+            tolerance_grad: self.tolerance_grad,
+            tolerance_change: self.tolerance_change,
+            history_size: self.history_size,
+            line_search: self.line_search,
+            state: LbfgsState::default(),
+        })
+    }
+
+    /// Builds the optimizer.
+    ///
+    /// # Panics
+    /// When a hyperparameter is invalid, with a message naming it.
+    pub fn init(&self) -> Lbfgs {
+        or_panic(self.try_init())
+    }
+}
+
+/// The state L-BFGS carries from one [`step`](Lbfgs::step) to the next (serde-serializable,
+/// so training can resume).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LbfgsState {
+    /// Last search direction `d`.
+    pub d: Option<Vec<f64>>,
+    /// Last step length `t`.
+    pub t: f64,
+    /// Gradient differences `yᵢ`, oldest first.
+    pub old_dirs: Vec<Vec<f64>>,
+    /// Steps `sᵢ`, oldest first.
+    pub old_stps: Vec<Vec<f64>>,
+    /// `1 / (yᵢ · sᵢ)`.
+    pub ro: Vec<f64>,
+    /// Initial inverse-Hessian scale `γ = s·y / y·y`.
+    pub h_diag: f64,
+    /// Gradient of the previous iteration.
+    pub prev_flat_grad: Option<Vec<f64>>,
+    /// Loss of the previous iteration.
+    pub prev_loss: f64,
+    /// Iterations over all steps.
+    pub n_iter: u64,
+    /// Loss evaluations over all steps.
+    pub func_evals: u64,
+}
+
+/// L-BFGS (`torch.optim.LBFGS`), with PyTorch's iteration, stopping rules and strong-Wolfe
+/// line search.
+///
+/// Each iteration computes `d = −H g` by the two-loop recursion over the stored pairs
+/// `sᵢ = θᵢ₊₁ − θᵢ`, `yᵢ = gᵢ₊₁ − gᵢ` (a pair is kept when `y·s > 1e-10`), with `H₀ = γ I`,
+/// `γ = s·y / y·y`; then `θ ← θ + t d`, `t` from the line search or fixed.
+///
+/// The two-loop recursion and the line search run on the host in f64 over the flattened
+/// parameters: L-BFGS is meant for small full-batch problems, where this is exact and cheap.
+#[derive(Clone, Debug)]
+pub struct Lbfgs {
+    max_iter: usize,
+    max_eval: usize,
+    tolerance_grad: f64,
+    tolerance_change: f64,
+    history_size: usize,
+    line_search: LineSearch,
+    state: LbfgsState,
+}
+
+impl Lbfgs {
+    /// The state carried between steps (save it to resume training).
+    pub fn state(&self) -> &LbfgsState {
+        &self.state
+    }
+
+    /// Replaces the state (to resume from a saved one).
+    pub fn with_state(mut self, state: LbfgsState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// One `step(closure)` on a Burn module: `closure(module)` returns the loss and its
+    /// gradients at the module's parameters; it may be called up to `max_eval` times. Returns
+    /// the updated module and the loss at the start of the step.
+    ///
+    /// Parameters without a gradient are held fixed.
+    pub fn step<M, F>(&mut self, lr: LearningRate, module: M, mut closure: F) -> (M, f64)
+    where
+        M: Module + Clone,
+        F: FnMut(M) -> (f64, GradientsParams),
+    {
+        let x0 = flat::params(&module);
+        let template = module.clone();
+        let mut eval = |x: &[f64]| {
+            let m = flat::set_params(template.clone(), x);
+            let (loss, grads) = closure(m.clone());
+            (loss, flat::grads(&m, &grads))
+        };
+        let mut x = x0;
+        let loss = self.step_flat(lr, &mut x, &mut eval);
+        (flat::set_params(module, &x), loss)
+    }
+
+    /// One step on a flat parameter vector `x` (updated in place): `eval(x)` returns the loss
+    /// and gradient. Returns the loss at the start of the step.
+    pub fn step_flat(
+        &mut self,
+        lr: LearningRate,
+        x: &mut [f64],
+        mut eval: impl FnMut(&[f64]) -> (f64, Vec<f64>),
+    ) -> f64 {
+        checks::learning_rate(NAME, lr);
+        let (orig_loss, mut flat_grad) = eval(x);
+        let mut loss = orig_loss;
+        let mut current_evals = 1;
+        let st = &mut self.state;
+        st.func_evals += 1;
+        check_finite(loss, &flat_grad);
+        if max_abs(&flat_grad) <= self.tolerance_grad {
+            return orig_loss;
+        }
+
+        let mut d = st.d.take().unwrap_or_default();
+        let mut t = st.t;
+        let mut n_iter = 0;
+        while n_iter < self.max_iter {
+            n_iter += 1;
+            st.n_iter += 1;
+            if st.n_iter == 1 {
+                d = flat_grad.iter().map(|g| -g).collect();
+                st.old_dirs.clear();
+                st.old_stps.clear();
+                st.ro.clear();
+                st.h_diag = 1.0;
+            } else {
+                let prev = st.prev_flat_grad.as_deref().unwrap_or(&[]);
+                let y: Vec<f64> = flat_grad.iter().zip(prev).map(|(a, b)| a - b).collect();
+                let s: Vec<f64> = d.iter().map(|v| v * t).collect();
+                let ys = dot(&y, &s);
+                if ys > 1e-10 {
+                    if st.old_dirs.len() == self.history_size {
+                        st.old_dirs.remove(0);
+                        st.old_stps.remove(0);
+                        st.ro.remove(0);
+                    }
+                    st.h_diag = ys / dot(&y, &y);
+                    st.old_dirs.push(y);
+                    st.old_stps.push(s);
+                    st.ro.push(1.0 / ys);
+                }
+                d = two_loop(st, &flat_grad);
+            }
+            st.prev_flat_grad = Some(flat_grad.clone());
+            st.prev_loss = loss;
+
+            t = if st.n_iter == 1 {
+                let l1: f64 = flat_grad.iter().map(|g| g.abs()).sum();
+                (1.0f64).min(1.0 / l1) * lr
+            } else {
+                lr
+            };
+            let gtd = dot(&flat_grad, &d);
+            if gtd > -self.tolerance_change {
+                break;
+            }
+
+            let mut ls_evals = 0;
+            let mut opt_cond = false;
+            match self.line_search {
+                LineSearch::StrongWolfe => {
+                    let x_init = x.to_vec();
+                    let mut probe = vec![0.0; x.len()];
+                    let result = strong_wolfe(
+                        |step| {
+                            for ((p, x0), di) in probe.iter_mut().zip(&x_init).zip(&d) {
+                                *p = x0 + step * di;
+                            }
+                            eval(&probe)
+                        },
+                        t,
+                        &d,
+                        loss,
+                        &flat_grad,
+                        gtd,
+                    );
+                    loss = result.loss;
+                    flat_grad = result.grad;
+                    t = result.t;
+                    ls_evals = result.evals;
+                    add_step(x, t, &d);
+                    opt_cond = max_abs(&flat_grad) <= self.tolerance_grad;
+                }
+                LineSearch::None => {
+                    add_step(x, t, &d);
+                    if n_iter != self.max_iter {
+                        let (l, g) = eval(x);
+                        loss = l;
+                        flat_grad = g;
+                        opt_cond = max_abs(&flat_grad) <= self.tolerance_grad;
+                        ls_evals = 1;
+                    }
+                }
+            }
+            check_finite(loss, &flat_grad);
+            current_evals += ls_evals;
+            st.func_evals += ls_evals as u64;
+
+            if n_iter == self.max_iter
+                || current_evals >= self.max_eval
+                || opt_cond
+                || max_abs(&d) * t.abs() <= self.tolerance_change
+                || (loss - st.prev_loss).abs() < self.tolerance_change
+            {
+                break;
+            }
+        }
+        st.d = Some(d);
+        st.t = t;
+        orig_loss
+    }
+}
+
+/// `θ ← θ + t d`.
+fn add_step(x: &mut [f64], t: f64, d: &[f64]) {
+    for (xi, di) in x.iter_mut().zip(d) {
+        *xi += t * di;
+    }
+}
+
+/// The two-loop recursion: `−H g` from the stored pairs and `H₀ = γ I`.
+fn two_loop(st: &LbfgsState, grad: &[f64]) -> Vec<f64> {
+    let n = st.old_dirs.len();
+    let mut al = vec![0.0; n];
+    let mut q: Vec<f64> = grad.iter().map(|g| -g).collect();
+    for i in (0..n).rev() {
+        al[i] = dot(&st.old_stps[i], &q) * st.ro[i];
+        for (qj, yj) in q.iter_mut().zip(&st.old_dirs[i]) {
+            *qj -= al[i] * yj;
+        }
+    }
+    let mut r: Vec<f64> = q.iter().map(|v| v * st.h_diag).collect();
+    for i in 0..n {
+        let be_i = dot(&st.old_dirs[i], &r) * st.ro[i];
+        for (rj, sj) in r.iter_mut().zip(&st.old_stps[i]) {
+            *rj += (al[i] - be_i) * sj;
+        }
+    }
+    r
+}
+
+/// The loss and gradient a closure returned are finite, else a panic naming the optimizer.
+fn check_finite(loss: f64, grad: &[f64]) {
+    if !checks::finite_checks() {
+        return;
+    }
+    if !loss.is_finite() {
+        panic!("{NAME}: loss must be finite, the closure returned {loss}");
+    }
+    if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
+        panic!(
+            "{NAME}: grad must be finite, the closure returned {} at flat index {i}",
+            grad[i]
+        );
+    }
+}

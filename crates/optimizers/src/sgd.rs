@@ -1,0 +1,139 @@
+//! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay
+//! (`torch.optim.SGD`).
+
+use burn::config::Config;
+use burn::optim::{LearningRate, Optimizer};
+use burn::tensor::{Device, Tensor};
+
+use crate::checks;
+use crate::common::direction;
+use crate::error::{OptimError, OptimResult};
+use crate::state::{optimizer_config, record_state};
+
+const NAME: &str = "sgd";
+
+/// Configuration of [`Sgd`], with PyTorch's defaults.
+///
+/// Full-batch gradient descent and mini-batch SGD are the same optimizer fed different
+/// batches. The learning rate is passed at each step (Burn's convention), so a schedule can
+/// drive it.
+#[derive(Config, Debug)]
+pub struct SgdConfig {
+    /// Momentum factor μ (default 0: plain SGD).
+    #[config(default = 0.0)]
+    pub momentum: f64,
+    /// Dampening τ applied to the gradient in the momentum buffer (default 0).
+    #[config(default = 0.0)]
+    pub dampening: f64,
+    /// Nesterov momentum (needs `momentum > 0` and `dampening == 0`).
+    #[config(default = false)]
+    pub nesterov: bool,
+    /// L2 penalty λ added to the gradient (default 0).
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Maximize the objective instead of minimizing it.
+    #[config(default = false)]
+    pub maximize: bool,
+}
+
+impl SgdConfig {
+    /// Checks the hyperparameters and builds the per-tensor optimizer.
+    pub fn try_build(&self) -> OptimResult<Sgd> {
+        checks::non_negative(NAME, "momentum", self.momentum)?;
+        checks::non_negative(NAME, "dampening", self.dampening)?;
+        checks::non_negative(NAME, "weight_decay", self.weight_decay)?;
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(OptimError::new(
+                NAME,
+                "nesterov",
+                format!(
+                    "requires momentum > 0 and dampening = 0, got momentum {} and dampening {}",
+                    self.momentum, self.dampening
+                ),
+            ));
+        }
+        Ok(Sgd {
+            momentum: self.momentum,
+            dampening: self.dampening,
+            nesterov: self.nesterov,
+            weight_decay: self.weight_decay,
+            maximize: self.maximize,
+        })
+    }
+}
+
+optimizer_config!(SgdConfig => Sgd);
+
+/// Stochastic gradient descent (`torch.optim.SGD`).
+///
+/// With `g = ±∇f(θ) + λθ` (the sign is − when maximizing):
+///
+/// ```text
+/// b₁ = g                          (first step)
+/// bₜ = μ bₜ₋₁ + (1 − τ) g          (later steps)
+/// d  = g + μ bₜ  if nesterov,  bₜ if momentum > 0,  g otherwise
+/// θ ← θ − η d
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+    weight_decay: f64,
+    maximize: bool,
+}
+
+/// State of [`Sgd`] for one parameter: the momentum buffer `b`.
+#[derive(Clone)]
+pub struct SgdState<const D: usize> {
+    /// The momentum buffer.
+    pub momentum_buffer: Tensor<D>,
+}
+
+record_state!(SgdState {
+    tensors: [momentum_buffer],
+    optional: [],
+    counters: [],
+    floats: [],
+});
+
+impl Optimizer for Sgd {
+    type State<const D: usize> = SgdState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        checks::learning_rate(NAME, lr);
+        checks::finite_grad(NAME, &grad);
+        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
+        if self.momentum == 0.0 {
+            return (tensor - g.mul_scalar(lr), None);
+        }
+        let buffer = match state {
+            None => g.clone(),
+            Some(s) => {
+                s.momentum_buffer.mul_scalar(self.momentum)
+                    + g.clone().mul_scalar(1.0 - self.dampening)
+            }
+        };
+        let d = if self.nesterov {
+            g + buffer.clone().mul_scalar(self.momentum)
+        } else {
+            buffer.clone()
+        };
+        (
+            tensor - d.mul_scalar(lr),
+            Some(SgdState {
+                momentum_buffer: buffer,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        state.to_device(device)
+    }
+}

@@ -1,0 +1,97 @@
+//! Per-parameter optimizer states as Burn records.
+//!
+//! Burn's `#[derive(RecordState)]` only works inside `burn-optim`, so [`record_state!`]
+//! implements [`RecordState`](burn::optim::RecordState) and the device move for a state struct
+//! made of tensors, optional tensors and scalars.
+
+/// Implements `RecordState` and `to_device` for a `State<const D: usize>` struct.
+///
+/// `tensors` are `Tensor<D>` fields, `optional` are `Option<Tensor<D>>` fields, `counters` are
+/// `u64` fields and `floats` are `f64` fields.
+macro_rules! record_state {
+    ($name:ident {
+        tensors: [$($t:ident),* $(,)?],
+        optional: [$($o:ident),* $(,)?],
+        counters: [$($c:ident),* $(,)?],
+        floats: [$($f:ident),* $(,)?] $(,)?
+    }) => {
+        impl<const D: usize> burn::optim::RecordState for $name<D> {
+            fn state_flatten(&self, prefix: &str, out: &mut burn::optim::StateSink) {
+                $( out.push_tensor(prefix, stringify!($t), self.$t.to_data()); )*
+                $(
+                    if let Some(t) = &self.$o {
+                        out.push_tensor(prefix, stringify!($o), t.to_data());
+                    }
+                )*
+                $( out.push_scalar(prefix, stringify!($c), self.$c.into()); )*
+                $( out.push_scalar(prefix, stringify!($f), self.$f.into()); )*
+            }
+
+            fn state_unflatten(
+                prefix: &str,
+                src: &mut burn::optim::StateSource,
+                device: &burn::tensor::Device,
+            ) -> Option<Self> {
+                Some(Self {
+                    $(
+                        $t: burn::tensor::Tensor::from_data(
+                            src.take_tensor(prefix, stringify!($t))?,
+                            device,
+                        ),
+                    )*
+                    $(
+                        $o: src
+                            .take_tensor(prefix, stringify!($o))
+                            .map(|d| burn::tensor::Tensor::from_data(d, device)),
+                    )*
+                    $( $c: u64::try_from(src.take_scalar(prefix, stringify!($c))?).ok()?, )*
+                    $( $f: f64::try_from(src.take_scalar(prefix, stringify!($f))?).ok()?, )*
+                })
+            }
+        }
+
+        impl<const D: usize> $name<D> {
+            /// Moves every tensor of the state to `device`.
+            pub fn to_device(self, device: &burn::tensor::Device) -> Self {
+                Self {
+                    $( $t: self.$t.to_device(device), )*
+                    $( $o: self.$o.map(|t| t.to_device(device)), )*
+                    $( $c: self.$c, )*
+                    $( $f: self.$f, )*
+                }
+            }
+        }
+    };
+}
+
+/// Implements `build`, `try_init` and `init` for an optimizer config from its `try_build`.
+macro_rules! optimizer_config {
+    ($config:ident => $optim:ident) => {
+        impl $config {
+            /// Builds the bare per-tensor optimizer (for
+            /// [`ModuleOptimizer::with_group`](burn::optim::ModuleOptimizer::with_group)).
+            ///
+            /// # Panics
+            /// When a hyperparameter is invalid (see `try_build`).
+            pub fn build(&self) -> $optim {
+                crate::error::or_panic(self.try_build())
+            }
+
+            /// Builds the optimizer for a whole module, or says which hyperparameter is invalid.
+            pub fn try_init(&self) -> crate::error::OptimResult<burn::optim::ModuleOptimizer> {
+                Ok(self.try_build()?.into())
+            }
+
+            /// Builds the optimizer for a whole module.
+            ///
+            /// # Panics
+            /// When a hyperparameter is invalid, with a message naming it.
+            pub fn init(&self) -> burn::optim::ModuleOptimizer {
+                crate::error::or_panic(self.try_init())
+            }
+        }
+    };
+}
+
+pub(crate) use optimizer_config;
+pub(crate) use record_state;

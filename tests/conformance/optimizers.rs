@@ -1,0 +1,377 @@
+//! Replays `kind: "optimizer"` cases: builds the optimizer from its PyTorch options, feeds it
+//! the case's gradients (or those of its objective, by autodiff) through Burn's
+//! `ModuleOptimizer`, clipping first when asked, and compares the parameters after each step.
+
+use std::collections::BTreeMap;
+
+use burn::module::{Module, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use descent::optimizers::*;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::golden::{Case, GoldenTensor, Options, compare};
+
+/// The parameters of a case, flattened (every update rule here is element-wise or over all
+/// elements together, so the layout does not change the numbers).
+#[derive(Module, Debug)]
+pub struct Params {
+    pub p: Vec<Param<Tensor<1>>>,
+}
+
+impl Params {
+    pub fn new(tensors: &[GoldenTensor], device: &Device) -> Self {
+        let p = tensors
+            .iter()
+            .map(|t| Param::from_tensor(tensor(&t.data, device)))
+            .collect();
+        Self { p }
+    }
+
+    /// All parameters concatenated.
+    pub fn flat(&self) -> Tensor<1> {
+        Tensor::cat(self.p.iter().map(|p| p.val()).collect(), 0)
+    }
+}
+
+pub fn tensor(values: &[f64], device: &Device) -> Tensor<1> {
+    let values: Vec<f32> = values.iter().map(|v| *v as f32).collect();
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
+/// The objective of a case: `f(x)` over all parameters concatenated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Objective {
+    /// `½ Σ aᵢ xᵢ²`.
+    Quadratic { diag: Vec<f64> },
+    /// `Σ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²`.
+    Rosenbrock,
+}
+
+impl Objective {
+    pub fn value(&self, x: Tensor<1>) -> Result<Tensor<1>, String> {
+        let n = x.dims()[0];
+        Ok(match self {
+            Objective::Quadratic { diag } => {
+                if diag.len() != n {
+                    return Err(format!(
+                        "quadratic: {} diagonal entries, {n} parameters",
+                        diag.len()
+                    ));
+                }
+                (tensor(diag, &x.device()) * x.square())
+                    .sum()
+                    .mul_scalar(0.5)
+            }
+            Objective::Rosenbrock => {
+                if n < 2 {
+                    return Err("rosenbrock needs at least 2 parameters".into());
+                }
+                let head = x.clone().slice(0..n - 1);
+                let tail = x.slice(1..n);
+                let a = (tail - head.clone().square()).square().mul_scalar(100.0);
+                let b = head.neg().add_scalar(1.0).square();
+                (a + b).sum()
+            }
+        })
+    }
+
+    /// The loss and the gradients at `module`'s parameters.
+    pub fn eval(&self, module: &Params) -> Result<(f64, GradientsParams), String> {
+        let loss = self.value(module.flat())?;
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), module);
+        Ok((value, grads))
+    }
+}
+
+/// PyTorch's default learning rate of each `torch.optim` class.
+fn default_lr(optimizer: &str) -> f64 {
+    match optimizer {
+        "adagrad" | "rmsprop" => 1e-2,
+        "adamax" | "nadam" => 2e-3,
+        "adadelta" | "lbfgs" => 1.0,
+        _ => 1e-3,
+    }
+}
+
+fn betas(o: &mut Options) -> Result<(f64, f64), String> {
+    match o.vec("betas")? {
+        None => Ok((0.9, 0.999)),
+        Some(b) if b.len() == 2 => Ok((b[0], b[1])),
+        Some(b) => Err(format!("betas must hold 2 numbers, got {b:?}")),
+    }
+}
+
+/// The optimizer a case names, configured from its options.
+fn build(name: &str, o: &mut Options) -> Result<ModuleOptimizer, String> {
+    let e = |err: OptimError| err.to_string();
+    let maximize = o.bool("maximize", false)?;
+    o.implementation_flags()?;
+    match name {
+        "sgd" => SgdConfig::new()
+            .with_momentum(o.f64("momentum", 0.0)?)
+            .with_dampening(o.f64("dampening", 0.0)?)
+            .with_nesterov(o.bool("nesterov", false)?)
+            .with_weight_decay(o.f64("weight_decay", 0.0)?)
+            .with_maximize(maximize)
+            .try_init()
+            .map_err(e),
+        "adagrad" => AdagradConfig::new()
+            .with_lr_decay(o.f64("lr_decay", 0.0)?)
+            .with_weight_decay(o.f64("weight_decay", 0.0)?)
+            .with_initial_accumulator_value(o.f64("initial_accumulator_value", 0.0)?)
+            .with_eps(o.f64("eps", 1e-10)?)
+            .with_maximize(maximize)
+            .try_init()
+            .map_err(e),
+        "rmsprop" => RmsPropConfig::new()
+            .with_alpha(o.f64("alpha", 0.99)?)
+            .with_eps(o.f64("eps", 1e-8)?)
+            .with_weight_decay(o.f64("weight_decay", 0.0)?)
+            .with_momentum(o.f64("momentum", 0.0)?)
+            .with_centered(o.bool("centered", false)?)
+            .with_maximize(maximize)
+            .try_init()
+            .map_err(e),
+        "adam" => {
+            let (b1, b2) = betas(o)?;
+            AdamConfig::new()
+                .with_beta_1(b1)
+                .with_beta_2(b2)
+                .with_eps(o.f64("eps", 1e-8)?)
+                .with_weight_decay(o.f64("weight_decay", 0.0)?)
+                .with_amsgrad(o.bool("amsgrad", false)?)
+                .with_maximize(maximize)
+                .try_init()
+                .map_err(e)
+        }
+        "adamw" => {
+            let (b1, b2) = betas(o)?;
+            AdamWConfig::new()
+                .with_beta_1(b1)
+                .with_beta_2(b2)
+                .with_eps(o.f64("eps", 1e-8)?)
+                .with_weight_decay(o.f64("weight_decay", 1e-2)?)
+                .with_amsgrad(o.bool("amsgrad", false)?)
+                .with_maximize(maximize)
+                .try_init()
+                .map_err(e)
+        }
+        "adamax" => {
+            let (b1, b2) = betas(o)?;
+            AdamaxConfig::new()
+                .with_beta_1(b1)
+                .with_beta_2(b2)
+                .with_eps(o.f64("eps", 1e-8)?)
+                .with_weight_decay(o.f64("weight_decay", 0.0)?)
+                .with_maximize(maximize)
+                .try_init()
+                .map_err(e)
+        }
+        "nadam" => {
+            let (b1, b2) = betas(o)?;
+            NAdamConfig::new()
+                .with_beta_1(b1)
+                .with_beta_2(b2)
+                .with_eps(o.f64("eps", 1e-8)?)
+                .with_weight_decay(o.f64("weight_decay", 0.0)?)
+                .with_momentum_decay(o.f64("momentum_decay", 4e-3)?)
+                .with_decoupled_weight_decay(o.bool("decoupled_weight_decay", false)?)
+                .with_maximize(maximize)
+                .try_init()
+                .map_err(e)
+        }
+        "radam" => {
+            let (b1, b2) = betas(o)?;
+            RAdamConfig::new()
+                .with_beta_1(b1)
+                .with_beta_2(b2)
+                .with_eps(o.f64("eps", 1e-8)?)
+                .with_weight_decay(o.f64("weight_decay", 0.0)?)
+                .with_decoupled_weight_decay(o.bool("decoupled_weight_decay", false)?)
+                .with_maximize(maximize)
+                .try_init()
+                .map_err(e)
+        }
+        "adadelta" => AdadeltaConfig::new()
+            .with_rho(o.f64("rho", 0.9)?)
+            .with_eps(o.f64("eps", 1e-6)?)
+            .with_weight_decay(o.f64("weight_decay", 0.0)?)
+            .with_maximize(maximize)
+            .try_init()
+            .map_err(e),
+        other => Err(format!("unknown optimizer {other:?}")),
+    }
+}
+
+fn build_lbfgs(o: &mut Options) -> Result<Lbfgs, String> {
+    let line_search = match o.str("line_search_fn")?.as_deref() {
+        None => LineSearch::None,
+        Some("strong_wolfe") => LineSearch::StrongWolfe,
+        Some(other) => return Err(format!("unknown line_search_fn {other:?}")),
+    };
+    let max_eval = match o.get("max_eval") {
+        None => None,
+        Some(_) => Some(o.u64("max_eval", 0)? as usize),
+    };
+    LbfgsConfig::new()
+        .with_max_iter(o.u64("max_iter", 20)? as usize)
+        .with_max_eval(max_eval)
+        .with_tolerance_grad(o.f64("tolerance_grad", 1e-7)?)
+        .with_tolerance_change(o.f64("tolerance_change", 1e-9)?)
+        .with_history_size(o.u64("history_size", 100)? as usize)
+        .with_line_search(line_search)
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+/// `clip`: `{"max_norm", "norm_type"}` or `{"clip_value"}`.
+fn clip(
+    spec: &BTreeMap<String, Value>,
+    module: &Params,
+    grads: &mut GradientsParams,
+) -> Result<(), String> {
+    let mut o = Options::new("clip", spec.clone());
+    if o.get("clip_value").is_some() {
+        clip_grad_value(module, grads, o.f64("clip_value", 0.0)?);
+    } else {
+        let max_norm = o.f64("max_norm", f64::NAN).and_then(|v| {
+            if v.is_nan() {
+                Err("clip needs max_norm or clip_value".to_string())
+            } else {
+                Ok(v)
+            }
+        })?;
+        let norm_type = match o.get("norm_type").cloned() {
+            None => NormType::L2,
+            Some(Value::String(s)) if s == "inf" => NormType::Inf,
+            Some(v) => NormType::P(
+                v.as_f64()
+                    .ok_or_else(|| format!("norm_type {v} is not a number or \"inf\""))?,
+            ),
+        };
+        clip_grad_norm(module, grads, max_norm, norm_type);
+    }
+    o.finish()
+}
+
+fn check_step(
+    case: &Case,
+    t: usize,
+    module: &Params,
+    expected: &[GoldenTensor],
+) -> Result<(), String> {
+    if expected.len() != module.p.len() {
+        return Err(format!(
+            "step {t}: {} expected tensors for {} parameters",
+            expected.len(),
+            module.p.len()
+        ));
+    }
+    let rtol: f64 = case.field("rtol")?;
+    let atol: f64 = case.field("atol")?;
+    for (i, (p, e)) in module.p.iter().zip(expected).enumerate() {
+        let data = p.val().to_data();
+        let values: Vec<f64> = data.iter::<f64>().collect();
+        let shape = if e.shape.is_empty() {
+            vec![1]
+        } else {
+            e.shape.clone()
+        };
+        compare(
+            &format!("step {t} param {i}"),
+            (values, shape),
+            e,
+            rtol,
+            atol,
+        )?;
+    }
+    Ok(())
+}
+
+pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
+    let known = [
+        "optimizer",
+        "options",
+        "params",
+        "grads",
+        "clip",
+        "objective",
+        "expected",
+        "rtol",
+        "atol",
+    ];
+    if let Some(k) = case.fields.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(format!("unknown field {k:?}"));
+    }
+    let name: String = case.field("optimizer")?;
+    let mut o = Options::new(&name, case.field("options")?);
+    let lr = o.f64("lr", default_lr(&name))?;
+    let params: Vec<GoldenTensor> = case.field("params")?;
+    let expected: Vec<Vec<GoldenTensor>> = case.field("expected")?;
+    let grads: Option<Vec<Vec<GoldenTensor>>> = case.optional("grads")?;
+    let objective: Option<Objective> = case.optional("objective")?;
+    let clip_spec: Option<BTreeMap<String, Value>> = case.optional("clip")?;
+    let mut module = Params::new(&params, device);
+
+    if name == "lbfgs" {
+        let mut lbfgs = build_lbfgs(&mut o)?;
+        o.finish()?;
+        let objective = objective.ok_or("lbfgs cases need an objective")?;
+        if grads.is_some() || clip_spec.is_some() {
+            return Err("lbfgs cases take an objective, not grads or clip".into());
+        }
+        for (t, exp) in expected.iter().enumerate() {
+            let mut failure = None;
+            let (next, _) = lbfgs.step(lr, module, |m: Params| match objective.eval(&m) {
+                Ok(r) => r,
+                Err(e) => {
+                    failure = Some(e);
+                    (f64::NAN, GradientsParams::new())
+                }
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            module = next;
+            check_step(case, t, &module, exp)?;
+        }
+        return Ok(());
+    }
+
+    let mut optim = build(&name, &mut o)?;
+    o.finish()?;
+    for (t, exp) in expected.iter().enumerate() {
+        let mut g = match (&grads, &objective) {
+            (Some(grads), None) => {
+                let step = grads
+                    .get(t)
+                    .ok_or_else(|| format!("no grads for step {t}"))?;
+                if step.len() != module.p.len() {
+                    return Err(format!(
+                        "step {t}: {} grads for {} parameters",
+                        step.len(),
+                        module.p.len()
+                    ));
+                }
+                let mut g = GradientsParams::new();
+                for (p, gt) in module.p.iter().zip(step) {
+                    g.register(p.id, tensor(&gt.data, &device.clone().inner()));
+                }
+                g
+            }
+            (None, Some(objective)) => objective.eval(&module)?.1,
+            _ => return Err("a case needs exactly one of grads and objective".into()),
+        };
+        if let Some(spec) = &clip_spec {
+            clip(spec, &module, &mut g)?;
+        }
+        module = optim.step(lr, module, g);
+        check_step(case, t, &module, exp)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Replays `kind: "loss_scaler"` cases: runs a `GradScaler` over real gradients on the device
+//! (finite ones, or holding an inf where the case says so) and checks the scale in use at each
+//! step and whether the optimizer step was skipped.
+
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use descent::optimizers::*;
+
+use crate::golden::{Case, GoldenTensor, Options};
+use crate::optimizers::{Params, tensor};
+
+pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
+    let known = ["options", "found_inf", "expected_scale", "expected_skipped"];
+    if let Some(k) = case.fields.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(format!("unknown field {k:?}"));
+    }
+    let mut o = Options::new("grad_scaler", case.field("options")?);
+    let mut scaler = GradScalerConfig::new()
+        .with_init_scale(o.f64("init_scale", 65536.0)?)
+        .with_growth_factor(o.f64("growth_factor", 2.0)?)
+        .with_backoff_factor(o.f64("backoff_factor", 0.5)?)
+        .with_growth_interval(o.u64("growth_interval", 2000)?)
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    o.bool("enabled", true)?;
+    o.finish()?;
+    let found_inf: Vec<bool> = case.field("found_inf")?;
+    let scales: Vec<f64> = case.field("expected_scale")?;
+    let skipped: Vec<bool> = case.field("expected_skipped")?;
+    if scales.len() != found_inf.len() || skipped.len() != found_inf.len() {
+        return Err("found_inf, expected_scale and expected_skipped differ in length".into());
+    }
+    let start = GoldenTensor {
+        shape: vec![2],
+        data: vec![1.0, -1.0],
+        dtype: "float".into(),
+    };
+    let mut module = Params::new(std::slice::from_ref(&start), device);
+    let mut optim = SgdConfig::new().init();
+    for (t, inf) in found_inf.iter().enumerate() {
+        if scaler.scale() != scales[t] {
+            return Err(format!(
+                "step {t}: scale {}, expected {}",
+                scaler.scale(),
+                scales[t]
+            ));
+        }
+        // A gradient of 0.5 per element, scaled as backward() of a scaled loss gives it.
+        let g = if *inf {
+            vec![f64::INFINITY, 0.5]
+        } else {
+            vec![0.5, 0.5]
+        };
+        let scaled: Vec<f64> = g.iter().map(|v| v * scaler.scale()).collect();
+        let mut grads = GradientsParams::new();
+        grads.register(module.p[0].id, tensor(&scaled, &device.clone().inner()));
+        let before = module.flat().into_data().iter::<f64>().collect::<Vec<_>>();
+        let unscaled = scaler.unscale(&module, grads);
+        let (next, stepped) = scaler.step(&mut optim, 0.1, module, unscaled);
+        module = next;
+        let after = module.flat().into_data().iter::<f64>().collect::<Vec<_>>();
+        if stepped == skipped[t] {
+            return Err(format!(
+                "step {t}: skipped = {}, expected {}",
+                !stepped, skipped[t]
+            ));
+        }
+        let moved = (after[0] - before[0]).abs();
+        let expected_move = if stepped { 0.05 } else { 0.0 };
+        if (moved - expected_move).abs() > 1e-6 {
+            return Err(format!(
+                "step {t}: parameter moved {moved}, expected {expected_move}"
+            ));
+        }
+    }
+    Ok(())
+}
