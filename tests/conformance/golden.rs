@@ -237,10 +237,10 @@ impl Options {
     /// (`foreach`, `fused`, `capturable`, `differentiable`), as read.
     pub fn implementation_flags(&mut self) -> Result<(), String> {
         for key in ["foreach", "fused", "capturable", "differentiable"] {
-            if let Some(v) = self.get(key) {
-                if !v.is_boolean() {
-                    return Err(format!("option {key} = {v} is not a bool"));
-                }
+            if let Some(v) = self.get(key)
+                && !v.is_boolean()
+            {
+                return Err(format!("option {key} = {v} is not a bool"));
             }
         }
         Ok(())

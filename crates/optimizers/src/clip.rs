@@ -97,7 +97,7 @@ pub fn clip_grad_norm<M: Module>(
     max_norm: f64,
     norm_type: NormType,
 ) -> f64 {
-    if !(max_norm >= 0.0) {
+    if max_norm.is_nan() || max_norm < 0.0 {
         panic!("clip_grad_norm: max_norm must be >= 0, got {max_norm}");
     }
     let total = grad_norm(module, grads, norm_type);
@@ -114,7 +114,7 @@ pub fn clip_grad_norm<M: Module>(
 /// # Panics
 /// When `clip_value` is negative or NaN.
 pub fn clip_grad_value<M: Module>(module: &M, grads: &mut GradientsParams, clip_value: f64) {
-    if !(clip_value >= 0.0) {
+    if clip_value.is_nan() || clip_value < 0.0 {
         panic!("clip_grad_value: clip_value must be >= 0, got {clip_value}");
     }
     struct Clamp(f64);

@@ -297,10 +297,10 @@ fn two_loop(st: &LbfgsState, grad: &[f64]) -> Vec<f64> {
         }
     }
     let mut r: Vec<f64> = q.iter().map(|v| v * st.h_diag).collect();
-    for i in 0..n {
+    for (i, al_i) in al.iter().enumerate() {
         let be_i = dot(&st.old_dirs[i], &r) * st.ro[i];
         for (rj, sj) in r.iter_mut().zip(&st.old_stps[i]) {
-            *rj += (al[i] - be_i) * sj;
+            *rj += (al_i - be_i) * sj;
         }
     }
     r

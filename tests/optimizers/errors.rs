@@ -1,0 +1,204 @@
+//! Bad hyperparameters are rejected when built; a bad learning rate or a NaN gradient stops
+//! the step; every message names the optimizer (or schedule) and the argument.
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use descent::optimizers::*;
+
+use crate::common::{Net, assert_mentions, data, device, mse_grads, panic_message};
+
+fn err<T>(r: OptimResult<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn invalid_hyperparameters_are_rejected_when_built() {
+    assert_mentions(
+        &err(AdamConfig::new().with_beta_1(1.0).try_init()),
+        &["adam", "beta_1", "[0, 1)"],
+    );
+    assert_mentions(
+        &err(AdamWConfig::new().with_beta_2(-0.1).try_init()),
+        &["adamw", "beta_2"],
+    );
+    assert_mentions(
+        &err(NAdamConfig::new().with_beta_2(1.5).try_init()),
+        &["nadam", "beta_2"],
+    );
+    assert_mentions(
+        &err(RAdamConfig::new().with_eps(-1.0).try_init()),
+        &["radam", "eps"],
+    );
+    assert_mentions(
+        &err(SgdConfig::new().with_nesterov(true).try_init()),
+        &["sgd", "nesterov", "momentum > 0"],
+    );
+    assert_mentions(
+        &err(SgdConfig::new()
+            .with_momentum(0.9)
+            .with_dampening(0.1)
+            .with_nesterov(true)
+            .try_init()),
+        &["sgd", "nesterov", "dampening"],
+    );
+    assert_mentions(
+        &err(SgdConfig::new().with_momentum(-0.5).try_init()),
+        &["sgd", "momentum"],
+    );
+    assert_mentions(
+        &err(SgdConfig::new().with_weight_decay(f64::NAN).try_init()),
+        &["sgd", "weight_decay"],
+    );
+    assert_mentions(
+        &err(RmsPropConfig::new().with_alpha(1.5).try_init()),
+        &["rmsprop", "alpha"],
+    );
+    assert_mentions(
+        &err(AdagradConfig::new().with_lr_decay(-1.0).try_init()),
+        &["adagrad", "lr_decay"],
+    );
+    assert_mentions(
+        &err(AdadeltaConfig::new().with_rho(2.0).try_init()),
+        &["adadelta", "rho"],
+    );
+    assert_mentions(
+        &err(LionConfig::new().with_beta_1(1.2).try_init()),
+        &["lion", "beta_1"],
+    );
+    assert_mentions(
+        &err(LbfgsConfig::new().with_history_size(0).try_init()),
+        &["lbfgs", "history_size"],
+    );
+    assert_mentions(
+        &err(GradScalerConfig::new().with_backoff_factor(1.5).try_init()),
+        &["grad_scaler", "backoff_factor"],
+    );
+    assert_mentions(
+        &err(GradAccumulator::try_new(0)),
+        &["grad_accumulator", "k"],
+    );
+    let msg = panic_message(|| {
+        AdamConfig::new().with_beta_1(2.0).init();
+    });
+    assert_mentions(&msg, &["adam", "beta_1"]);
+}
+
+#[test]
+fn schedules_with_zero_period_are_rejected() {
+    assert_mentions(
+        &err(StepLrConfig::new(0.1, 0).try_init()),
+        &["step_lr", "step_size"],
+    );
+    assert_mentions(
+        &err(CosineAnnealingLrConfig::new(0.1, 0).try_init()),
+        &["cosine_annealing_lr", "t_max"],
+    );
+    assert_mentions(
+        &err(CosineAnnealingWarmRestartsConfig::new(0.1, 0).try_init()),
+        &["cosine_annealing_warm_restarts", "t_0"],
+    );
+    assert_mentions(
+        &err(OneCycleLrConfig::new(1.0, 0).try_init()),
+        &["one_cycle_lr", "total_steps"],
+    );
+    assert_mentions(
+        &err(CyclicLrConfig::new(0.1, 1.0)
+            .with_step_size_up(0)
+            .with_step_size_down(Some(0))
+            .try_init()),
+        &["cyclic_lr", "step_size_up"],
+    );
+    assert_mentions(
+        &err(WarmupCosineConfig::new(0.0, 1.0, 10, 10).try_init()),
+        &["warmup_cosine", "decay_steps"],
+    );
+    assert_mentions(
+        &err(StepLrConfig::new(-0.1, 5).try_init()),
+        &["step_lr", "lr"],
+    );
+    assert_mentions(
+        &err(LinearLrConfig::new(0.1).with_start_factor(0.0).try_init()),
+        &["linear_lr", "start_factor"],
+    );
+    assert_mentions(
+        &err(ReduceLrOnPlateauConfig::new(0.1)
+            .with_factor(1.0)
+            .try_init()),
+        &["reduce_lr_on_plateau", "factor"],
+    );
+    let msg = panic_message(|| {
+        SequentialLr::new(vec![Box::new(ConstantLrConfig::new(0.1).init())], vec![3]);
+    });
+    assert_mentions(&msg, &["sequential_lr", "milestones"]);
+}
+
+#[test]
+fn negative_learning_rate_stops_the_step() {
+    let device = device();
+    let (x, y) = data(&device);
+    for (name, mut optim) in [
+        ("sgd", SgdConfig::new().init()),
+        ("adam", AdamConfig::new().init()),
+        ("rmsprop", RmsPropConfig::new().init()),
+    ] {
+        let net = Net::new(&device);
+        let grads = mse_grads(&net, x.clone(), y.clone());
+        let msg = panic_message(move || {
+            optim.step(-0.1, net, grads);
+        });
+        assert_mentions(&msg, &[name, "lr", "-0.1"]);
+    }
+    let msg = panic_message(|| {
+        LbfgsConfig::new()
+            .init()
+            .step_flat(-1.0, &mut [1.0], |x| (x[0] * x[0], vec![2.0 * x[0]]));
+    });
+    assert_mentions(&msg, &["lbfgs", "lr"]);
+}
+
+#[test]
+fn nan_gradients_without_a_scaler_stop_the_step() {
+    let device = device();
+    let net = Net::new(&device);
+    let mut grads = GradientsParams::new();
+    let inner = device.clone().inner();
+    grads.register(
+        net.w.id,
+        Tensor::<2>::from_data(
+            TensorData::new(vec![0.1f32, f32::NAN, 0.0, 0.0, 0.0, 0.0], [3, 2]),
+            &inner,
+        ),
+    );
+    let mut optim = AdamConfig::new().init();
+    let msg = panic_message(move || {
+        optim.step(0.01, net, grads);
+    });
+    assert_mentions(&msg, &["adam", "grad", "finite"]);
+
+    // The L-BFGS closure's loss is checked too.
+    let msg = panic_message(|| {
+        LbfgsConfig::new()
+            .init()
+            .step_flat(1.0, &mut [1.0], |_| (f64::NAN, vec![1.0]));
+    });
+    assert_mentions(&msg, &["lbfgs", "loss", "finite"]);
+}
+
+#[test]
+fn invalid_clipping_arguments_panic_with_their_name() {
+    let device = device();
+    let (x, y) = data(&device);
+    let net = Net::new(&device);
+    let mut grads = mse_grads(&net, x, y);
+    let msg = panic_message(|| {
+        clip_grad_norm(&net, &mut grads, -1.0, NormType::L2);
+    });
+    assert_mentions(&msg, &["clip_grad_norm", "max_norm"]);
+    let msg = panic_message(|| {
+        grad_norm(&net, &grads, NormType::P(0.0));
+    });
+    assert_mentions(&msg, &["norm_type"]);
+}

@@ -1,0 +1,9 @@
+//! Optimizers, schedules and training utilities: record round-trips, bad input, gradient
+//! accumulation, clipping, loss scaling and L-BFGS on a real problem.
+
+mod accumulation;
+mod common;
+mod errors;
+mod lbfgs;
+mod records;
+mod update_rules;
