@@ -236,6 +236,10 @@ fn clip(
     grads: &mut GradientsParams,
 ) -> Result<(), String> {
     let mut o = Options::new("clip", spec.clone());
+    // Implementation switches of torch.nn.utils.clip_grad_*: they do not change the numbers
+    // of a finite case.
+    o.bool("foreach", false)?;
+    o.bool("error_if_nonfinite", false)?;
     if o.get("clip_value").is_some() {
         clip_grad_value(module, grads, o.f64("clip_value", 0.0)?);
     } else {

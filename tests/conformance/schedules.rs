@@ -213,6 +213,10 @@ pub fn replay(case: &Case) -> Result<(), String> {
     let rtol: f64 = case.field("rtol")?;
     let atol: f64 = case.field("atol")?;
     let mut o = Options::new(&name, case.field("options")?);
+    // PyTorch's `last_epoch` resumes a schedule; the cases start them fresh.
+    if o.i64("last_epoch", -1)? != -1 {
+        return Err("last_epoch other than -1 is not a fresh schedule".into());
+    }
     if name == "reduce_lr_on_plateau" {
         let mut s = plateau(&mut o)?;
         o.finish()?;

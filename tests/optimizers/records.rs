@@ -158,3 +158,44 @@ fn lbfgs_and_grad_scaler_states_round_trip_through_serde() {
     assert_eq!(s.scale(), 131072.0);
     assert_eq!(t.scale(), s.scale());
 }
+
+#[test]
+fn parameter_groups_take_their_own_optimizer() {
+    use burn::module::ParamGroup;
+    let device = device();
+    let (x, y) = data(&device);
+    let net = Net::new(&device);
+    // AdamW for everything, plain SGD for the bias.
+    let mut optim = AdamWConfig::new().init().with_group(
+        ParamGroup::from_ids(vec![net.b.id]),
+        SgdConfig::new().build(),
+        None,
+    );
+    let bias_before: Vec<f32> = net.b.val().into_data().iter::<f32>().collect();
+    let grads = mse_grads(&net, x.clone(), y.clone());
+    let bias_grad: Vec<f32> = grads
+        .get::<1>(net.b.id)
+        .unwrap()
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let weight_before = net.w.val();
+    let net = optim.step(0.1, net, grads);
+    let bias_after: Vec<f32> = net.b.val().into_data().iter::<f32>().collect();
+    for ((a, b), g) in bias_after.iter().zip(&bias_before).zip(&bias_grad) {
+        assert!(
+            (a - (b - 0.1 * g)).abs() < 1e-6,
+            "SGD on the bias: {a} vs {}",
+            b - 0.1 * g
+        );
+    }
+    // Adam's first step moves every weight by about lr (sign of the gradient).
+    let moved: Vec<f32> = (net.w.val() - weight_before)
+        .abs()
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    for m in moved {
+        assert!((m - 0.1).abs() < 0.01, "AdamW on the weights moved {m}");
+    }
+}
