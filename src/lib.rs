@@ -5,9 +5,10 @@
 //!
 //! - [`losses`]: every common loss as Burn tensor operations ([`descent_losses`]).
 //! - [`optimizers`]: optimizers and learning-rate schedules ([`descent_optimizers`]).
+//! - [`lab`]: models, training loop, data sets, metrics and figures ([`descent_lab`]).
 //! - [`device`]: pick a Burn device by name at run time (`flex`, `ndarray`, `wgpu`).
 
-pub mod device;
-
+pub use descent_lab as lab;
+pub use descent_lab::device;
 pub use descent_losses as losses;
 pub use descent_optimizers as optimizers;
