@@ -20,8 +20,10 @@ impl LinearModel {
     pub fn new(inputs: usize, outputs: usize, zero: bool, device: &Device) -> Self {
         let mut linear = LinearConfig::new(inputs, outputs).init(device);
         if zero {
-            linear.weight = linear.weight.map(|w| w.zeros_like());
-            linear.bias = linear.bias.map(|b| b.map(|b| b.zeros_like()));
+            linear.weight = linear.weight.map(|w| w.zeros_like().require_grad());
+            linear.bias = linear
+                .bias
+                .map(|b| b.map(|b| b.zeros_like().require_grad()));
         }
         Self { linear }
     }

@@ -44,6 +44,18 @@ pub struct Series {
 }
 
 impl Series {
+    /// `values[i]` at x = i + 1 (a loss per step or per epoch).
+    pub fn indexed(name: impl Into<String>, values: &[f64]) -> Self {
+        Self::new(
+            name,
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ((i + 1) as f64, *v))
+                .collect(),
+        )
+    }
+
     /// A series from a name and points.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {

@@ -1,0 +1,155 @@
+//! Every learning-rate schedule of `descent-optimizers`, plotted over the same 100 steps.
+//!
+//! `cargo run --release --example lr_schedules -- [--quick]`
+
+use burn::lr_scheduler::LrScheduler;
+use clap::Parser;
+use descent::lab::cli::{Common, report_figures};
+use descent::lab::plot::{LineChart, Series, render};
+use descent::optimizers::*;
+
+/// Learning-rate schedules side by side.
+#[derive(Parser, Debug)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Steps to plot.
+    #[arg(long, default_value_t = 100)]
+    steps: u64,
+}
+
+fn main() {
+    let args = Args::parse();
+    let steps = args.steps;
+    let lr = 0.1;
+    let mut plateau = ReduceLrOnPlateauConfig::new(lr)
+        .with_patience(5)
+        .with_factor(0.5)
+        .init();
+    let schedules: Vec<(&str, Box<dyn LrScheduler>)> = vec![
+        (
+            "step_lr (25, γ 0.5)",
+            Box::new(StepLrConfig::new(lr, 25).with_gamma(0.5).init()),
+        ),
+        (
+            "multi_step_lr (30, 60, 80)",
+            Box::new(
+                MultiStepLrConfig::new(lr, vec![30, 60, 80])
+                    .with_gamma(0.5)
+                    .init(),
+            ),
+        ),
+        (
+            "exponential_lr (γ 0.97)",
+            Box::new(ExponentialLrConfig::new(lr, 0.97).init()),
+        ),
+        (
+            "cosine_annealing_lr",
+            Box::new(CosineAnnealingLrConfig::new(lr, steps).init()),
+        ),
+        (
+            "warm restarts (T₀ 20, ×2)",
+            Box::new(
+                CosineAnnealingWarmRestartsConfig::new(lr, 20)
+                    .with_t_mult(2)
+                    .init(),
+            ),
+        ),
+        (
+            "linear_lr warm-up",
+            Box::new(
+                LinearLrConfig::new(lr)
+                    .with_start_factor(0.1)
+                    .with_total_iters(20)
+                    .init(),
+            ),
+        ),
+        (
+            "constant_lr (⅓ for 20)",
+            Box::new(ConstantLrConfig::new(lr).with_total_iters(20).init()),
+        ),
+        (
+            "polynomial_lr (p 2)",
+            Box::new(
+                PolynomialLrConfig::new(lr)
+                    .with_total_iters(steps)
+                    .with_power(2.0)
+                    .init(),
+            ),
+        ),
+        (
+            "one_cycle_lr",
+            Box::new(OneCycleLrConfig::new(lr, steps).init()),
+        ),
+        (
+            "cyclic_lr (triangular2)",
+            Box::new(
+                CyclicLrConfig::new(0.01, lr)
+                    .with_step_size_up(10)
+                    .with_mode(CyclicMode::Triangular2)
+                    .init(),
+            ),
+        ),
+        (
+            "warmup_cosine (Optax)",
+            Box::new(WarmupCosineConfig::new(0.0, lr, 10, steps).init()),
+        ),
+        (
+            "sequential: warm-up, cosine",
+            Box::new(SequentialLr::new(
+                vec![
+                    Box::new(
+                        LinearLrConfig::new(lr)
+                            .with_start_factor(0.01)
+                            .with_total_iters(10)
+                            .init(),
+                    ),
+                    Box::new(CosineAnnealingLrConfig::new(lr, steps - 10).init()),
+                ],
+                vec![10],
+            )),
+        ),
+    ];
+    let mut series = Vec::new();
+    for (name, mut s) in schedules {
+        let points: Vec<(f64, f64)> = (0..steps).map(|t| (t as f64, s.step())).collect();
+        println!(
+            "{name:<30} first {:.4}, last {:.2e}",
+            points[0].1,
+            points[points.len() - 1].1
+        );
+        series.push(Series::new(name, points));
+    }
+    // ReduceLROnPlateau is fed a loss that stops improving after step 30.
+    let points: Vec<(f64, f64)> = (0..steps)
+        .map(|t| {
+            let lr = LrScheduler::step(&mut plateau);
+            plateau.report(if t < 30 { 1.0 / (t + 1) as f64 } else { 0.03 });
+            (t as f64, lr)
+        })
+        .collect();
+    series.push(Series::new("reduce_lr_on_plateau", points));
+
+    let out = args.common.out_dir("lr_schedules");
+    let mut files = Vec::new();
+    // Two panels' worth of lines would crowd one chart: split them.
+    let (first, second) = series.split_at(series.len() / 2);
+    for (i, part) in [first, second].into_iter().enumerate() {
+        files.extend(
+            render(
+                &LineChart {
+                    title: format!("Learning-rate schedules ({}/2)", i + 1),
+                    x_label: "step".into(),
+                    y_label: "learning rate".into(),
+                    series: part.to_vec(),
+                    ..Default::default()
+                },
+                &out,
+                &format!("schedules_{}", i + 1),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    let _ = args.common.quick; // already quick: the schedules are closed-form
+    report_figures(&files);
+}
