@@ -22,6 +22,9 @@ struct Args {
 }
 
 const START: [f32; 2] = [3.5, 3.5];
+
+/// The iterates of a run and the steps it took to reach the target (if it did).
+type Run = (Vec<(f64, f64)>, Option<usize>);
 const TARGET: f64 = 1e-6;
 
 fn f(b: f64, p: &[f32]) -> f64 {
@@ -29,13 +32,7 @@ fn f(b: f64, p: &[f32]) -> f64 {
 }
 
 /// Runs `optim` from the start, returning the path and the steps to reach f < 1e-6.
-fn run<O: Optimizer>(
-    optim: &O,
-    lr: f64,
-    b: f64,
-    max_steps: usize,
-    device: &Device,
-) -> (Vec<(f64, f64)>, Option<usize>) {
+fn run<O: Optimizer>(optim: &O, lr: f64, b: f64, max_steps: usize, device: &Device) -> Run {
     let mut x = Tensor::<1>::from_floats(START, device);
     let mut state = None;
     let mut path = vec![(START[0] as f64, START[1] as f64)];
@@ -56,7 +53,7 @@ fn run<O: Optimizer>(
     (path, None)
 }
 
-fn lbfgs(b: f64, max_steps: usize) -> (Vec<(f64, f64)>, Option<usize>) {
+fn lbfgs(b: f64, max_steps: usize) -> Run {
     let mut opt = LbfgsConfig::new()
         .with_max_iter(1)
         .with_line_search(LineSearch::StrongWolfe)
@@ -88,7 +85,7 @@ fn main() {
     for b in [10.0, 100.0] {
         // Plain GD is stable for lr < 2/b; each rate is a reasonable choice for this b.
         let gd_lr = 1.8 / b;
-        let runs: Vec<(&str, (Vec<(f64, f64)>, Option<usize>))> = vec![
+        let runs: Vec<(&str, Run)> = vec![
             (
                 "GD",
                 run(&SgdConfig::new().build(), gd_lr, b, max_steps, &device),
