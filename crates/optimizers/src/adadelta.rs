@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "adadelta";
@@ -80,6 +81,54 @@ record_state!(AdadeltaState {
     floats: [],
 });
 
+impl Adadelta {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdadeltaState<D>>,
+    ) -> (Tensor<D>, Option<AdadeltaState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut v, mut u) = match state {
+            Some(s) => (fused::buffer(s.square_avg), fused::buffer(s.acc_delta)),
+            None => (fused::zeros(&p), fused::zeros(&p)),
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
+        let (rho, c, eps) = (self.rho as f32, (1.0 - self.rho) as f32, self.eps as f32);
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut v), fused::slice_mut(&mut u)],
+            |p, g, [v, u]| {
+                let n = p.len();
+                let (g, v, u) = (&g[..n], &mut v[..n], &mut u[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    v[i] = v[i] * rho + gi * gi * c;
+                    let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * gi;
+                    u[i] = u[i] * rho + delta * delta * c;
+                    p[i] -= delta * lr32;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(AdadeltaState {
+                square_avg: fused::tensor(v),
+                acc_delta: fused::tensor(u),
+            }),
+        )
+    }
+}
+
 impl Optimizer for Adadelta {
     type State<const D: usize> = AdadeltaState<D>;
 
@@ -91,6 +140,9 @@ impl Optimizer for Adadelta {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (square_avg, acc_delta) = match state {

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::direction;
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "adagrad";
@@ -88,6 +89,53 @@ record_state!(AdagradState {
     floats: [],
 });
 
+impl Adagrad {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdagradState<D>>,
+    ) -> (Tensor<D>, Option<AdagradState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut sum, step) = match state {
+            Some(s) => (fused::buffer(s.sum), s.step + 1),
+            None => (fused::filled(&p, self.initial_accumulator_value as f32), 1),
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let wd = self.weight_decay as f32;
+        let clr = (lr / (1.0 + (step - 1) as f64 * self.lr_decay)) as f32;
+        let eps = self.eps as f32;
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut sum)],
+            |p, g, [s]| {
+                let n = p.len();
+                let (g, s) = (&g[..n], &mut s[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    s[i] += gi * gi;
+                    p[i] -= gi / (s[i].sqrt() + eps) * clr;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(AdagradState {
+                sum: fused::tensor(sum),
+                step,
+            }),
+        )
+    }
+}
+
 impl Optimizer for Adagrad {
     type State<const D: usize> = AdagradState<D>;
 
@@ -99,6 +147,9 @@ impl Optimizer for Adagrad {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (sum, step) = match state {

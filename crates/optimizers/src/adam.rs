@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "adam";
@@ -152,6 +153,89 @@ impl AdamCore {
     }
 }
 
+impl AdamCore {
+    /// The fused form of [`update`](Self::update) on flex: `g' = sign·g + λθ` (coupled decay
+    /// `wd`), `θ ← θ·decay` (decoupled decay, 1 for none), then the Adam step; one pass.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_flex<const D: usize>(
+        &self,
+        opt: &'static str,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamState<D>>,
+        sign: f32,
+        wd: f32,
+        decay: f32,
+    ) -> (Tensor<D>, AdamState<D>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut m, mut v, mut vmax, step) = match state {
+            Some(s) => (
+                fused::buffer(s.exp_avg),
+                fused::buffer(s.exp_avg_sq),
+                s.max_exp_avg_sq.map(fused::buffer),
+                s.step + 1,
+            ),
+            None => (fused::zeros(&p), fused::zeros(&p), None, 1),
+        };
+        if self.amsgrad && vmax.is_none() {
+            vmax = Some(fused::zeros(&p));
+        }
+        let t = step as i32;
+        let (b1, b2) = (self.beta_1 as f32, self.beta_2 as f32);
+        let (c1, c2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
+        let bias_2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt() as f32;
+        let step_size = (lr / (1.0 - self.beta_1.powi(t))) as f32;
+        let eps = self.eps as f32;
+        let finite = {
+            let (ps, gs) = (fused::slice_mut(&mut p), fused::slice(&g));
+            let (ms, vs) = (fused::slice_mut(&mut m), fused::slice_mut(&mut v));
+            match vmax.as_mut() {
+                Some(x) => fused::run(ps, gs, [ms, vs, fused::slice_mut(x)], |p, g, [m, v, x]| {
+                    let n = p.len();
+                    let (g, m, v, x) = (&g[..n], &mut m[..n], &mut v[..n], &mut x[..n]);
+                    let mut ok = true;
+                    for i in 0..n {
+                        ok &= g[i].is_finite();
+                        let gi = fused::dir(g[i], p[i], sign, wd);
+                        m[i] = m[i] * b1 + gi * c1;
+                        v[i] = v[i] * b2 + gi * gi * c2;
+                        x[i] = x[i].max(v[i]);
+                        p[i] =
+                            p[i] * decay - step_size * (m[i] / (x[i].sqrt() / bias_2_sqrt + eps));
+                    }
+                    ok
+                }),
+                None => fused::run(ps, gs, [ms, vs], |p, g, [m, v]| {
+                    let n = p.len();
+                    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                    let mut ok = true;
+                    for i in 0..n {
+                        ok &= g[i].is_finite();
+                        let gi = fused::dir(g[i], p[i], sign, wd);
+                        m[i] = m[i] * b1 + gi * c1;
+                        v[i] = v[i] * b2 + gi * gi * c2;
+                        p[i] =
+                            p[i] * decay - step_size * (m[i] / (v[i].sqrt() / bias_2_sqrt + eps));
+                    }
+                    ok
+                }),
+            }
+        };
+        fused::check(opt, finite);
+        (
+            fused::tensor(p),
+            AdamState {
+                exp_avg: fused::tensor(m),
+                exp_avg_sq: fused::tensor(v),
+                max_exp_avg_sq: vmax.map(fused::tensor),
+                step,
+            },
+        )
+    }
+}
+
 impl Optimizer for Adam {
     type State<const D: usize> = AdamState<D>;
 
@@ -163,6 +247,14 @@ impl Optimizer for Adam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            let sign = if self.maximize { -1.0 } else { 1.0 };
+            let wd = self.weight_decay as f32;
+            let (tensor, state) = self
+                .core
+                .update_flex(NAME, lr, tensor, grad, state, sign, wd, 1.0);
+            return (tensor, Some(state));
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (tensor, state) = self.core.update(lr, tensor, g, state);

@@ -8,6 +8,7 @@ use crate::adam::check_adam;
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "adamax";
@@ -84,6 +85,64 @@ record_state!(AdamaxState {
     floats: [],
 });
 
+impl Adamax {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamaxState<D>>,
+    ) -> (Tensor<D>, Option<AdamaxState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut m, mut u, step) = match state {
+            Some(s) => (
+                fused::buffer(s.exp_avg),
+                fused::buffer(s.exp_inf),
+                s.step + 1,
+            ),
+            None => (fused::zeros(&p), fused::zeros(&p), 1),
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let wd = self.weight_decay as f32;
+        let (b1, c1, b2) = (
+            self.beta_1 as f32,
+            (1.0 - self.beta_1) as f32,
+            self.beta_2 as f32,
+        );
+        let eps = self.eps as f32;
+        let clr = (lr / (1.0 - self.beta_1.powi(step as i32))) as f32;
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut m), fused::slice_mut(&mut u)],
+            |p, g, [m, u]| {
+                let n = p.len();
+                let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    m[i] = m[i] * b1 + gi * c1;
+                    u[i] = (u[i] * b2).max(gi.abs() + eps);
+                    p[i] -= m[i] / u[i] * clr;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(AdamaxState {
+                exp_avg: fused::tensor(m),
+                exp_inf: fused::tensor(u),
+                step,
+            }),
+        )
+    }
+}
+
 impl Optimizer for Adamax {
     type State<const D: usize> = AdamaxState<D>;
 
@@ -95,6 +154,9 @@ impl Optimizer for Adamax {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (exp_avg, exp_inf, step) = match state {

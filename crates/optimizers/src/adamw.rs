@@ -8,6 +8,7 @@ use crate::adam::{AdamCore, AdamState, check_adam};
 use crate::checks;
 use crate::common::{decay_decoupled, direction};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::optimizer_config;
 
 const NAME: &str = "adamw";
@@ -78,6 +79,14 @@ impl Optimizer for AdamW {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            let sign = if self.maximize { -1.0 } else { 1.0 };
+            let decay = (1.0 - lr * self.weight_decay) as f32;
+            let (tensor, state) = self
+                .core
+                .update_flex(NAME, lr, tensor, grad, state, sign, 0.0, decay);
+            return (tensor, Some(state));
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, 0.0);
         let tensor = decay_decoupled(tensor, lr, self.weight_decay);

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "ema_momentum";
@@ -66,6 +67,49 @@ record_state!(EmaMomentumState {
     floats: [],
 });
 
+impl EmaMomentum {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<EmaMomentumState<D>>,
+    ) -> (Tensor<D>, Option<EmaMomentumState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let mut vel = match state {
+            Some(s) => fused::buffer(s.velocity),
+            None => fused::zeros(&p),
+        };
+        let (b, c) = (self.beta as f32, (1.0 - self.beta) as f32);
+        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut vel)],
+            |p, g, [v]| {
+                let n = p.len();
+                let (g, v) = (&g[..n], &mut v[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    v[i] = v[i] * b + fused::dir(g[i], p[i], 1.0, wd) * c;
+                    p[i] -= v[i] * lr32;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(EmaMomentumState {
+                velocity: fused::tensor(vel),
+            }),
+        )
+    }
+}
+
 impl Optimizer for EmaMomentum {
     type State<const D: usize> = EmaMomentumState<D>;
 
@@ -77,6 +121,9 @@ impl Optimizer for EmaMomentum {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, false, self.weight_decay);
         let velocity = state.map_or_else(|| tensor.zeros_like(), |s| s.velocity);

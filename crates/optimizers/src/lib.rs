@@ -31,6 +31,7 @@ mod common;
 mod ema_momentum;
 mod error;
 pub mod flat;
+mod fused;
 mod grad_scaler;
 mod grads;
 mod lbfgs;

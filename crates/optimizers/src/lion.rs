@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "lion";
@@ -78,6 +79,61 @@ record_state!(LionState {
     floats: [],
 });
 
+impl Lion {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<LionState<D>>,
+    ) -> (Tensor<D>, Option<LionState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let mut m = match state {
+            Some(s) => fused::buffer(s.exp_avg),
+            None => fused::zeros(&p),
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
+        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
+        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut m)],
+            |p, g, [m]| {
+                let n = p.len();
+                let (g, m) = (&g[..n], &mut m[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = sign * g[i];
+                    let c = m[i] * b1 + gi * c1;
+                    // sign(0) = 0, as Burn's `sign` and jnp.sign.
+                    let u = if c > 0.0 {
+                        1.0
+                    } else if c < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    };
+                    m[i] = m[i] * b2 + gi * c2;
+                    p[i] -= (u + p[i] * wd) * lr32;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(LionState {
+                exp_avg: fused::tensor(m),
+            }),
+        )
+    }
+}
+
 impl Optimizer for Lion {
     type State<const D: usize> = LionState<D>;
 
@@ -89,6 +145,9 @@ impl Optimizer for Lion {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, 0.0);
         let exp_avg = state.map_or_else(|| tensor.zeros_like(), |s| s.exp_avg);

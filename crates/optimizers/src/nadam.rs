@@ -8,6 +8,7 @@ use crate::adam::check_adam;
 use crate::checks;
 use crate::common::{decay_decoupled, direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "nadam";
@@ -99,6 +100,74 @@ record_state!(NAdamState {
     floats: [mu_product],
 });
 
+impl NAdam {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<NAdamState<D>>,
+    ) -> (Tensor<D>, Option<NAdamState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut m, mut v, step, mu_product) = match state {
+            Some(s) => (
+                fused::buffer(s.exp_avg),
+                fused::buffer(s.exp_avg_sq),
+                s.step + 1,
+                s.mu_product,
+            ),
+            None => (fused::zeros(&p), fused::zeros(&p), 1, 1.0),
+        };
+        let t = step as f64;
+        let mu = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
+        let mu_next = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
+        let mu_product = mu_product * mu;
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (wd, decay) = if self.decoupled_weight_decay {
+            (0.0, (1.0 - lr * self.weight_decay) as f32)
+        } else {
+            (self.weight_decay as f32, 1.0)
+        };
+        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
+        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
+        let bias_2 = (1.0 - self.beta_2.powi(step as i32)) as f32;
+        let eps = self.eps as f32;
+        let grad_coef = (lr * (1.0 - mu) / (1.0 - mu_product)) as f32;
+        let avg_coef = (lr * mu_next / (1.0 - mu_product * mu_next)) as f32;
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut m), fused::slice_mut(&mut v)],
+            |p, g, [m, v]| {
+                let n = p.len();
+                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    m[i] = m[i] * b1 + gi * c1;
+                    v[i] = v[i] * b2 + gi * gi * c2;
+                    let denom = (v[i] / bias_2).sqrt() + eps;
+                    p[i] = p[i] * decay - (gi * grad_coef + m[i] * avg_coef) / denom;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(NAdamState {
+                exp_avg: fused::tensor(m),
+                exp_avg_sq: fused::tensor(v),
+                step,
+                mu_product,
+            }),
+        )
+    }
+}
+
 impl Optimizer for NAdam {
     type State<const D: usize> = NAdamState<D>;
 
@@ -110,6 +179,9 @@ impl Optimizer for NAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let (g, tensor) = if self.decoupled_weight_decay {
             let g = direction(grad, &tensor, self.maximize, 0.0);

@@ -9,6 +9,7 @@ use crate::adam::check_adam;
 use crate::checks;
 use crate::common::{decay_decoupled, direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "radam";
@@ -92,6 +93,83 @@ record_state!(RAdamState {
     floats: [],
 });
 
+impl RAdam {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<RAdamState<D>>,
+    ) -> (Tensor<D>, Option<RAdamState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (mut m, mut v, step) = match state {
+            Some(s) => (
+                fused::buffer(s.exp_avg),
+                fused::buffer(s.exp_avg_sq),
+                s.step + 1,
+            ),
+            None => (fused::zeros(&p), fused::zeros(&p), 1),
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (wd, decay) = if self.decoupled_weight_decay {
+            (0.0, (1.0 - lr * self.weight_decay) as f32)
+        } else {
+            (self.weight_decay as f32, 1.0)
+        };
+        let t = step as i32;
+        let bias_1 = 1.0 - self.beta_1.powi(t);
+        let bias_2 = 1.0 - self.beta_2.powi(t);
+        let rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0;
+        let rho_t = rho_inf - 2.0 * step as f64 * self.beta_2.powi(t) / bias_2;
+        let rectified = rho_t > 5.0;
+        let coef = if rectified {
+            let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                .sqrt();
+            (lr * rect * bias_2.sqrt() / bias_1) as f32
+        } else {
+            (lr / bias_1) as f32
+        };
+        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
+        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
+        let eps = self.eps as f32;
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut m), fused::slice_mut(&mut v)],
+            |p, g, [m, v]| {
+                let n = p.len();
+                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    m[i] = m[i] * b1 + gi * c1;
+                    v[i] = v[i] * b2 + gi * gi * c2;
+                    let update = if rectified {
+                        m[i] / (v[i].sqrt() + eps) * coef
+                    } else {
+                        m[i] * coef
+                    };
+                    p[i] = p[i] * decay - update;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(RAdamState {
+                exp_avg: fused::tensor(m),
+                exp_avg_sq: fused::tensor(v),
+                step,
+            }),
+        )
+    }
+}
+
 impl Optimizer for RAdam {
     type State<const D: usize> = RAdamState<D>;
 
@@ -103,6 +181,9 @@ impl Optimizer for RAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let (g, tensor) = if self.decoupled_weight_decay {
             let g = direction(grad, &tensor, self.maximize, 0.0);

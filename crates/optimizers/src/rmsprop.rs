@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::{direction, ema};
 use crate::error::OptimResult;
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "rmsprop";
@@ -94,6 +95,102 @@ record_state!(RmsPropState {
     floats: [],
 });
 
+impl RmsProp {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<RmsPropState<D>>,
+    ) -> (Tensor<D>, Option<RmsPropState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let (sq, ga, buf) = match state {
+            Some(s) => (
+                fused::buffer(s.square_avg),
+                s.grad_avg.map(fused::buffer),
+                s.momentum_buffer.map(fused::buffer),
+            ),
+            None => (fused::zeros(&p), None, None),
+        };
+        let mut sq = sq;
+        // Unused buffers are empty-shaped placeholders only when the option is off.
+        let mut ga = if self.centered {
+            Some(ga.unwrap_or_else(|| fused::zeros(&p)))
+        } else {
+            None
+        };
+        let mut buf = if self.momentum > 0.0 {
+            Some(buf.unwrap_or_else(|| fused::zeros(&p)))
+        } else {
+            None
+        };
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
+        let (a, c) = (self.alpha as f32, (1.0 - self.alpha) as f32);
+        let (eps, mu) = (self.eps as f32, self.momentum as f32);
+        let (centered, momentum) = (self.centered, self.momentum > 0.0);
+        let mut spare_a = Vec::new();
+        let mut spare_b = Vec::new();
+        let finite = {
+            let n = fused::slice(&p).len();
+            if ga.is_none() {
+                spare_a = vec![0.0f32; n];
+            }
+            if buf.is_none() {
+                spare_b = vec![0.0f32; n];
+            }
+            let ga_s = match ga.as_mut() {
+                Some(t) => fused::slice_mut(t),
+                None => &mut spare_a[..],
+            };
+            let buf_s = match buf.as_mut() {
+                Some(t) => fused::slice_mut(t),
+                None => &mut spare_b[..],
+            };
+            fused::run(
+                fused::slice_mut(&mut p),
+                fused::slice(&g),
+                [fused::slice_mut(&mut sq), ga_s, buf_s],
+                |p, g, [v, m, b]| {
+                    let n = p.len();
+                    let (g, v, m, b) = (&g[..n], &mut v[..n], &mut m[..n], &mut b[..n]);
+                    let mut ok = true;
+                    for i in 0..n {
+                        ok &= g[i].is_finite();
+                        let gi = fused::dir(g[i], p[i], sign, wd);
+                        v[i] = v[i] * a + gi * gi * c;
+                        let denom = if centered {
+                            m[i] = m[i] * a + gi * c;
+                            (v[i] - m[i] * m[i]).sqrt() + eps
+                        } else {
+                            v[i].sqrt() + eps
+                        };
+                        let step = if momentum {
+                            b[i] = b[i] * mu + gi / denom;
+                            b[i]
+                        } else {
+                            gi / denom
+                        };
+                        p[i] -= step * lr32;
+                    }
+                    ok
+                },
+            )
+        };
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(RmsPropState {
+                square_avg: fused::tensor(sq),
+                grad_avg: ga.map(fused::tensor),
+                momentum_buffer: buf.map(fused::tensor),
+            }),
+        )
+    }
+}
+
 impl Optimizer for RmsProp {
     type State<const D: usize> = RmsPropState<D>;
 
@@ -105,6 +202,9 @@ impl Optimizer for RmsProp {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (square_avg, grad_avg, momentum_buffer) = match state {

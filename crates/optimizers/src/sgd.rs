@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::checks;
 use crate::common::direction;
 use crate::error::{OptimError, OptimResult};
+use crate::fused;
 use crate::state::{optimizer_config, record_state};
 
 const NAME: &str = "sgd";
@@ -97,6 +98,72 @@ record_state!(SgdState {
     floats: [],
 });
 
+impl Sgd {
+    /// The update in one pass over the flex buffers.
+    fn step_flex<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<SgdState<D>>,
+    ) -> (Tensor<D>, Option<SgdState<D>>) {
+        let mut p = fused::buffer(tensor);
+        let g = fused::buffer(grad);
+        let sign = if self.maximize { -1.0f32 } else { 1.0 };
+        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
+        if self.momentum == 0.0 {
+            let finite = fused::run(
+                fused::slice_mut(&mut p),
+                fused::slice(&g),
+                [],
+                |p, g, []| {
+                    let g = &g[..p.len()];
+                    let mut ok = true;
+                    for i in 0..p.len() {
+                        ok &= g[i].is_finite();
+                        p[i] -= lr32 * fused::dir(g[i], p[i], sign, wd);
+                    }
+                    ok
+                },
+            );
+            fused::check(NAME, finite);
+            return (fused::tensor(p), None);
+        }
+        let first = state.is_none();
+        let mut buf = match state {
+            Some(s) => fused::buffer(s.momentum_buffer),
+            None => fused::zeros(&p),
+        };
+        let (mu, damp) = (self.momentum as f32, (1.0 - self.dampening) as f32);
+        let nesterov = self.nesterov;
+        let finite = fused::run(
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            [fused::slice_mut(&mut buf)],
+            |p, g, [b]| {
+                let n = p.len();
+                let (g, b) = (&g[..n], &mut b[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    b[i] = if first { gi } else { b[i] * mu + gi * damp };
+                    let d = if nesterov { gi + b[i] * mu } else { b[i] };
+                    p[i] -= d * lr32;
+                }
+                ok
+            },
+        );
+        fused::check(NAME, finite);
+        (
+            fused::tensor(p),
+            Some(SgdState {
+                momentum_buffer: fused::tensor(buf),
+            }),
+        )
+    }
+}
+
 impl Optimizer for Sgd {
     type State<const D: usize> = SgdState<D>;
 
@@ -108,6 +175,9 @@ impl Optimizer for Sgd {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         checks::learning_rate(NAME, lr);
+        if fused::eligible(&tensor, &grad) {
+            return self.step_flex(lr, tensor, grad, state);
+        }
         checks::finite_grad(NAME, &grad);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         if self.momentum == 0.0 {

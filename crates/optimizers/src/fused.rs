@@ -1,0 +1,138 @@
+//! Fused optimizer steps for Burn's CPU device (`flex`): one pass over the parameter, its
+//! gradient and its state, updated in place, in parallel.
+//!
+//! The generic path of each optimizer is a chain of tensor operations, each a pass over
+//! memory with a fresh allocation; an Adam step over n parameters then moves many times the
+//! 28 n bytes it needs (read θ, g, m, v; write θ, m, v). On flex the tensors' buffers are
+//! reachable, so each optimizer's update runs as one loop over the buffers instead. The loop
+//! computes the same f32 expressions as the generic path; other devices keep the generic
+//! path.
+
+use burn::tensor::{DType, Device, Tensor};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+/// Elements per parallel task: large enough that task overhead is negligible.
+const CHUNK: usize = 1 << 15;
+
+/// Whether the step of `tensor` along `grad` can take the fused path.
+pub(crate) fn eligible<const D: usize>(tensor: &Tensor<D>, grad: &Tensor<D>) -> bool {
+    let flex = Device::flex();
+    tensor.dtype() == DType::F32
+        && grad.dtype() == DType::F32
+        && tensor.device() == flex
+        && grad.device() == flex
+}
+
+/// The flex buffer behind `t` (which must be on flex), contiguous.
+pub(crate) fn buffer<const D: usize>(t: Tensor<D>) -> FlexTensor {
+    let t = t
+        .try_into_primitive::<Flex>()
+        .unwrap_or_else(|e| panic!("fused step: expected a flex tensor: {e:?}"));
+    if t.is_contiguous() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// A zero buffer shaped like `like`.
+pub(crate) fn zeros(like: &FlexTensor) -> FlexTensor {
+    FlexTensor::zeros(like.layout().shape().clone(), DType::F32)
+}
+
+/// A buffer shaped like `like`, filled with `value`.
+pub(crate) fn filled(like: &FlexTensor, value: f32) -> FlexTensor {
+    let mut t = zeros(like);
+    slice_mut(&mut t).fill(value);
+    t
+}
+
+/// Back to a Burn tensor.
+pub(crate) fn tensor<const D: usize>(t: FlexTensor) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(t)
+}
+
+/// The elements of a contiguous buffer.
+pub(crate) fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("fused step: a contiguous f32 buffer")
+}
+
+/// The elements of a contiguous buffer, writable (copied first if the buffer is shared).
+pub(crate) fn slice_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let (start, end) = t
+        .layout()
+        .contiguous_offsets()
+        .expect("fused step: a contiguous buffer");
+    &mut t.storage_mut::<f32>()[start..end]
+}
+
+/// Runs `kernel(θ, g, states)` over matching chunks of the parameter, the gradient and `N`
+/// state buffers, in parallel; `kernel` returns whether its gradient chunk was finite.
+/// Returns whether the whole gradient was finite.
+pub(crate) fn run<const N: usize, F>(
+    p: &mut [f32],
+    g: &[f32],
+    states: [&mut [f32]; N],
+    kernel: F,
+) -> bool
+where
+    F: Fn(&mut [f32], &[f32], [&mut [f32]; N]) -> bool + Sync,
+{
+    assert_eq!(
+        p.len(),
+        g.len(),
+        "fused step: parameter and gradient differ in size"
+    );
+    for s in &states {
+        assert_eq!(
+            s.len(),
+            p.len(),
+            "fused step: state and parameter differ in size"
+        );
+    }
+    if p.len() <= CHUNK {
+        return kernel(p, g, states);
+    }
+    let mut tasks = Vec::with_capacity(p.len().div_ceil(CHUNK));
+    let (mut p_rest, mut g_rest, mut s_rest) = (p, g, states);
+    while !p_rest.is_empty() {
+        let n = CHUNK.min(p_rest.len());
+        let (ph, pt) = p_rest.split_at_mut(n);
+        let (gh, gt) = g_rest.split_at(n);
+        let mut heads = Vec::with_capacity(N);
+        let mut tails = Vec::with_capacity(N);
+        for s in s_rest {
+            let (h, t) = s.split_at_mut(n);
+            heads.push(h);
+            tails.push(t);
+        }
+        let heads: [&mut [f32]; N] = heads.try_into().unwrap_or_else(|_| unreachable!());
+        tasks.push((ph, gh, heads));
+        p_rest = pt;
+        g_rest = gt;
+        s_rest = tails.try_into().unwrap_or_else(|_| unreachable!());
+    }
+    tasks
+        .into_par_iter()
+        .map(|(p, g, s)| kernel(p, g, s))
+        .reduce(|| true, |a, b| a && b)
+}
+
+/// Panics (naming the optimizer) when the kernel saw a non-finite gradient and the checks
+/// are on.
+pub(crate) fn check(opt: &'static str, finite: bool) {
+    if !finite && crate::checks::finite_checks() {
+        panic!(
+            "{opt}: grad must be finite, found NaN or inf (a GradScaler skips such steps; \
+             otherwise check the loss)"
+        );
+    }
+}
+
+/// `±g + λθ`, the gradient an update follows (see `common::direction`).
+#[inline(always)]
+pub(crate) fn dir(g: f32, p: f32, sign: f32, wd: f32) -> f32 {
+    sign * g + wd * p
+}

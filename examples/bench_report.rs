@@ -1,0 +1,104 @@
+//! Reads criterion's results (after `cargo bench`) and prints one table: benchmark, this
+//! project's time, Burn's time, and the ratio (Burn's / ours: above 1 means we are faster).
+//!
+//! `cargo run --release --example bench_report -- [--dir target/criterion] [--markdown]`
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde_json::Value;
+
+/// Criterion results as one comparison table.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Criterion's output folder (default: $CARGO_TARGET_DIR/criterion or target/criterion).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print a Markdown table.
+    #[arg(long)]
+    markdown: bool,
+}
+
+/// Every `new/` result under `dir`: (group, function) → mean time in ns.
+fn results(dir: &Path, out: &mut BTreeMap<String, BTreeMap<String, f64>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "new") {
+            let read = |f: &str| -> Option<Value> {
+                serde_json::from_str(&std::fs::read_to_string(path.join(f)).ok()?).ok()
+            };
+            if let (Some(bench), Some(est)) = (read("benchmark.json"), read("estimates.json")) {
+                let group = bench["group_id"].as_str().unwrap_or_default().to_string();
+                let function = bench["function_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(mean) = est["mean"]["point_estimate"].as_f64() {
+                    out.entry(group).or_default().insert(function, mean);
+                }
+            }
+        } else {
+            results(&path, out);
+        }
+    }
+}
+
+fn human(ns: f64) -> String {
+    match ns {
+        n if n >= 1e9 => format!("{:.2} s", n / 1e9),
+        n if n >= 1e6 => format!("{:.2} ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} µs", n / 1e3),
+        n => format!("{n:.0} ns"),
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = args.dir.unwrap_or_else(|| {
+        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+            .join("criterion")
+    });
+    let mut all = BTreeMap::new();
+    results(&dir, &mut all);
+    if all.is_empty() {
+        eprintln!(
+            "no criterion results under {}; run `cargo bench` first",
+            dir.display()
+        );
+        std::process::exit(1);
+    }
+    if args.markdown {
+        println!("| benchmark | descent | Burn | Burn / descent |\n|---|---|---|---|");
+    } else {
+        println!(
+            "{:<40} {:>12} {:>12} {:>14}",
+            "benchmark", "descent", "Burn", "Burn/descent"
+        );
+    }
+    for (group, fns) in &all {
+        let ours = fns.get("descent").copied();
+        let burn = fns.get("burn").copied();
+        let show = |v: Option<f64>| v.map_or("—".to_string(), human);
+        let ratio = match (ours, burn) {
+            (Some(o), Some(b)) => format!("{:.2}×", b / o),
+            _ => "—".into(),
+        };
+        if args.markdown {
+            println!("| {group} | {} | {} | {ratio} |", show(ours), show(burn));
+        } else {
+            println!(
+                "{group:<40} {:>12} {:>12} {:>14}",
+                show(ours),
+                show(burn),
+                ratio
+            );
+        }
+    }
+}
