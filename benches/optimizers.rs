@@ -147,7 +147,9 @@ fn bench(c: &mut Criterion) {
     let sizes = list("DESCENT_BENCH_SIZES", "10k,1M,10M");
     let names = list("DESCENT_BENCH_OPTIMIZERS", "all");
     for device_name in &devices {
-        let device = descent::device::device(device_name).unwrap_or_else(|e| panic!("{e}"));
+        let device = descent::device::device(device_name)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .autodiff();
         for size in SIZES.iter().filter(|s| sizes.iter().any(|n| n == s.0)) {
             for (name, ours, burns) in optimizers() {
                 if names[0] != "all" && !names.iter().any(|n| n == name) {

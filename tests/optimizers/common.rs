@@ -76,3 +76,10 @@ pub fn assert_mentions(message: &str, parts: &[&str]) {
         assert!(message.contains(p), "{message:?} should mention {p:?}");
     }
 }
+
+/// The fused-step switch is global: tests that flip it, or that compare runs exactly, hold
+/// this lock so that they do not see each other's setting.
+pub fn fused_switch() -> std::sync::MutexGuard<'static, ()> {
+    static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SWITCH.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -4,6 +4,7 @@
 mod accumulation;
 mod common;
 mod errors;
+mod fused;
 mod lbfgs;
 mod records;
 mod update_rules;

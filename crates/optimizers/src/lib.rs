@@ -31,6 +31,7 @@ mod common;
 mod ema_momentum;
 mod error;
 pub mod flat;
+#[allow(deprecated)] // burn-ndarray is deprecated upstream; it is supported here on purpose.
 mod fused;
 mod grad_scaler;
 mod grads;
@@ -54,6 +55,7 @@ pub use checks::{finite_checks, set_finite_checks};
 pub use clip::{NormType, clip_grad_norm, clip_grad_value, grad_norm};
 pub use ema_momentum::*;
 pub use error::{OptimError, OptimResult};
+pub use fused::{fused_steps, set_fused_steps};
 pub use grad_scaler::*;
 pub use grads::{has_non_finite, scale as scale_grads};
 pub use lbfgs::*;

@@ -135,11 +135,11 @@ impl RAdam {
         let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
         let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
         let eps = self.eps as f32;
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut m), fused::slice_mut(&mut v)],
-            |p, g, [m, v]| {
+        let (ps, gs) = (fused::slice_mut(&mut p), fused::slice(&g));
+        let states = [fused::slice_mut(&mut m), fused::slice_mut(&mut v)];
+        // Two loops, so that the branch is not taken per element.
+        let finite = if rectified {
+            fused::run(ps, gs, states, |p, g, [m, v]| {
                 let n = p.len();
                 let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
                 let mut ok = true;
@@ -148,16 +148,25 @@ impl RAdam {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     m[i] = m[i] * b1 + gi * c1;
                     v[i] = v[i] * b2 + gi * gi * c2;
-                    let update = if rectified {
-                        m[i] / (v[i].sqrt() + eps) * coef
-                    } else {
-                        m[i] * coef
-                    };
-                    p[i] = p[i] * decay - update;
+                    p[i] = p[i] * decay - m[i] / (v[i].sqrt() + eps) * coef;
                 }
                 ok
-            },
-        );
+            })
+        } else {
+            fused::run(ps, gs, states, |p, g, [m, v]| {
+                let n = p.len();
+                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    m[i] = m[i] * b1 + gi * c1;
+                    v[i] = v[i] * b2 + gi * gi * c2;
+                    p[i] = p[i] * decay - m[i] * coef;
+                }
+                ok
+            })
+        };
         fused::check(NAME, finite);
         (
             fused::tensor(p),

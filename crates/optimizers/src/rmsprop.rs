@@ -115,7 +115,6 @@ impl RmsProp {
             None => (fused::zeros(&p), None, None),
         };
         let mut sq = sq;
-        // Unused buffers are empty-shaped placeholders only when the option is off.
         let mut ga = if self.centered {
             Some(ga.unwrap_or_else(|| fused::zeros(&p)))
         } else {
@@ -130,29 +129,55 @@ impl RmsProp {
         let (wd, lr32) = (self.weight_decay as f32, lr as f32);
         let (a, c) = (self.alpha as f32, (1.0 - self.alpha) as f32);
         let (eps, mu) = (self.eps as f32, self.momentum as f32);
-        let (centered, momentum) = (self.centered, self.momentum > 0.0);
-        let mut spare_a = Vec::new();
-        let mut spare_b = Vec::new();
-        let finite = {
-            let n = fused::slice(&p).len();
-            if ga.is_none() {
-                spare_a = vec![0.0f32; n];
-            }
-            if buf.is_none() {
-                spare_b = vec![0.0f32; n];
-            }
-            let ga_s = match ga.as_mut() {
-                Some(t) => fused::slice_mut(t),
-                None => &mut spare_a[..],
-            };
-            let buf_s = match buf.as_mut() {
-                Some(t) => fused::slice_mut(t),
-                None => &mut spare_b[..],
-            };
-            fused::run(
-                fused::slice_mut(&mut p),
-                fused::slice(&g),
-                [fused::slice_mut(&mut sq), ga_s, buf_s],
+        let (ps, gs, vs) = (
+            fused::slice_mut(&mut p),
+            fused::slice(&g),
+            fused::slice_mut(&mut sq),
+        );
+        // One loop per variant, so that each is a straight-line body the compiler vectorises.
+        let finite = match (ga.as_mut(), buf.as_mut()) {
+            (None, None) => fused::run(ps, gs, [vs], |p, g, [v]| {
+                let n = p.len();
+                let (g, v) = (&g[..n], &mut v[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    v[i] = v[i] * a + gi * gi * c;
+                    p[i] -= gi / (v[i].sqrt() + eps) * lr32;
+                }
+                ok
+            }),
+            (Some(ga), None) => fused::run(ps, gs, [vs, fused::slice_mut(ga)], |p, g, [v, m]| {
+                let n = p.len();
+                let (g, v, m) = (&g[..n], &mut v[..n], &mut m[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    v[i] = v[i] * a + gi * gi * c;
+                    m[i] = m[i] * a + gi * c;
+                    p[i] -= gi / ((v[i] - m[i] * m[i]).sqrt() + eps) * lr32;
+                }
+                ok
+            }),
+            (None, Some(buf)) => fused::run(ps, gs, [vs, fused::slice_mut(buf)], |p, g, [v, b]| {
+                let n = p.len();
+                let (g, v, b) = (&g[..n], &mut v[..n], &mut b[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    v[i] = v[i] * a + gi * gi * c;
+                    b[i] = b[i] * mu + gi / (v[i].sqrt() + eps);
+                    p[i] -= b[i] * lr32;
+                }
+                ok
+            }),
+            (Some(ga), Some(buf)) => fused::run(
+                ps,
+                gs,
+                [vs, fused::slice_mut(ga), fused::slice_mut(buf)],
                 |p, g, [v, m, b]| {
                     let n = p.len();
                     let (g, v, m, b) = (&g[..n], &mut v[..n], &mut m[..n], &mut b[..n]);
@@ -161,23 +186,13 @@ impl RmsProp {
                         ok &= g[i].is_finite();
                         let gi = fused::dir(g[i], p[i], sign, wd);
                         v[i] = v[i] * a + gi * gi * c;
-                        let denom = if centered {
-                            m[i] = m[i] * a + gi * c;
-                            (v[i] - m[i] * m[i]).sqrt() + eps
-                        } else {
-                            v[i].sqrt() + eps
-                        };
-                        let step = if momentum {
-                            b[i] = b[i] * mu + gi / denom;
-                            b[i]
-                        } else {
-                            gi / denom
-                        };
-                        p[i] -= step * lr32;
+                        m[i] = m[i] * a + gi * c;
+                        b[i] = b[i] * mu + gi / ((v[i] - m[i] * m[i]).sqrt() + eps);
+                        p[i] -= b[i] * lr32;
                     }
                     ok
                 },
-            )
+            ),
         };
         fused::check(NAME, finite);
         (

@@ -135,25 +135,54 @@ impl Sgd {
             None => fused::zeros(&p),
         };
         let (mu, damp) = (self.momentum as f32, (1.0 - self.dampening) as f32);
-        let nesterov = self.nesterov;
-        let finite = fused::run(
+        let (ps, gs, bs) = (
             fused::slice_mut(&mut p),
             fused::slice(&g),
-            [fused::slice_mut(&mut buf)],
-            |p, g, [b]| {
+            fused::slice_mut(&mut buf),
+        );
+        // One loop per case (first step or not, Nesterov or not), each branch-free.
+        let nesterov = self.nesterov;
+        let finite = if first {
+            fused::run(ps, gs, [bs], |p, g, [b]| {
                 let n = p.len();
                 let (g, b) = (&g[..n], &mut b[..n]);
                 let mut ok = true;
                 for i in 0..n {
                     ok &= g[i].is_finite();
                     let gi = fused::dir(g[i], p[i], sign, wd);
-                    b[i] = if first { gi } else { b[i] * mu + gi * damp };
+                    b[i] = gi;
                     let d = if nesterov { gi + b[i] * mu } else { b[i] };
                     p[i] -= d * lr32;
                 }
                 ok
-            },
-        );
+            })
+        } else if self.nesterov {
+            fused::run(ps, gs, [bs], |p, g, [b]| {
+                let n = p.len();
+                let (g, b) = (&g[..n], &mut b[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    b[i] = b[i] * mu + gi * damp;
+                    p[i] -= (gi + b[i] * mu) * lr32;
+                }
+                ok
+            })
+        } else {
+            fused::run(ps, gs, [bs], |p, g, [b]| {
+                let n = p.len();
+                let (g, b) = (&g[..n], &mut b[..n]);
+                let mut ok = true;
+                for i in 0..n {
+                    ok &= g[i].is_finite();
+                    let gi = fused::dir(g[i], p[i], sign, wd);
+                    b[i] = b[i] * mu + gi * damp;
+                    p[i] -= b[i] * lr32;
+                }
+                ok
+            })
+        };
         fused::check(NAME, finite);
         (
             fused::tensor(p),

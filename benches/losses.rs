@@ -1,0 +1,121 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
+//! Loss forward + backward: cross-entropy [4096 × 1000], BCE-with-logits and sigmoid focal
+//! [1M], MSE [1M], this project's losses side by side with Burn's built-in ones, on flex and
+//! ndarray (`DESCENT_BENCH_DEVICES` to change), in groups `loss/<loss>/<device>`.
+//!
+//! `cargo bench --bench losses` then `cargo run --release --example bench_report`.
+
+use std::time::Duration;
+
+use burn::nn::loss as burn_loss;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use criterion::{Criterion, criterion_group, criterion_main};
+use descent::losses::{self as ours, Reduction};
+
+fn list(var: &str, default: &str) -> Vec<String> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+/// Backward of `loss`, then a read of the input's gradient to wait for the work.
+fn backward<const D: usize>(loss: Tensor<1>, input: &Tensor<D>) {
+    let grads = loss.backward();
+    let g = input.grad(&grads).expect("a gradient");
+    let _ = g.flatten::<1>(0, D - 1).slice(0..1).into_scalar::<f32>();
+}
+
+fn bench(c: &mut Criterion) {
+    for name in list("DESCENT_BENCH_DEVICES", "flex,ndarray") {
+        let device: Device = descent::device::device(&name)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .autodiff();
+        let inner = device.clone().inner();
+
+        let logits = Tensor::<2>::random([4096, 1000], Distribution::Normal(0.0, 1.0), &inner);
+        let classes = Tensor::<1, Int>::random([4096], Distribution::Uniform(0.0, 1000.0), &inner);
+        let x1 = Tensor::<1>::random([1 << 20], Distribution::Normal(0.0, 2.0), &inner);
+        let y1 = Tensor::<1>::random([1 << 20], Distribution::Bernoulli(0.3), &inner);
+        let y1_int = y1.clone().int();
+        let t1 = Tensor::<1>::random([1 << 20], Distribution::Normal(0.0, 1.0), &inner);
+        let leaf2 = |t: &Tensor<2>| Tensor::<2>::from_data(t.to_data(), &device).require_grad();
+        let leaf1 = |t: &Tensor<1>| Tensor::<1>::from_data(t.to_data(), &device).require_grad();
+        let on = |t: &Tensor<1>| Tensor::<1>::from_data(t.to_data(), &device);
+        let on_int = |t: &Tensor<1, Int>| Tensor::<1, Int>::from_data(t.to_data(), &device);
+        let setup = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
+            g.sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3));
+        };
+
+        let mut g = c.benchmark_group(format!("loss/cross_entropy_4096x1000/{name}"));
+        setup(&mut g);
+        let (x, y) = (leaf2(&logits), on_int(&classes));
+        g.bench_function("descent", |b| {
+            b.iter(|| {
+                backward(
+                    ours::cross_entropy(x.clone(), y.clone(), Reduction::Mean),
+                    &x,
+                )
+            })
+        });
+        let burn_ce = burn_loss::CrossEntropyLossConfig::new().init(&device);
+        g.bench_function("burn", |b| {
+            b.iter(|| backward(burn_ce.forward(x.clone(), y.clone()), &x))
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("loss/bce_with_logits_1M/{name}"));
+        setup(&mut g);
+        let (x, y, yi) = (leaf1(&x1), on(&y1), on_int(&y1_int));
+        g.bench_function("descent", |b| {
+            b.iter(|| {
+                backward(
+                    ours::binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean),
+                    &x,
+                )
+            })
+        });
+        let burn_bce = burn_loss::BinaryCrossEntropyLossConfig::new()
+            .with_logits(true)
+            .init(&device);
+        g.bench_function("burn", |b| {
+            b.iter(|| backward(burn_bce.forward(x.clone(), yi.clone()), &x))
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("loss/sigmoid_focal_1M/{name}"));
+        setup(&mut g);
+        g.bench_function("descent", |b| {
+            b.iter(|| {
+                backward(
+                    ours::sigmoid_focal_loss(x.clone(), y.clone(), 0.25, 2.0, Reduction::Mean),
+                    &x,
+                )
+            })
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("loss/mse_1M/{name}"));
+        setup(&mut g);
+        let t = on(&t1);
+        g.bench_function("descent", |b| {
+            b.iter(|| backward(ours::mse_loss(x.clone(), t.clone(), Reduction::Mean), &x))
+        });
+        let burn_mse = burn_loss::MseLoss::new();
+        g.bench_function("burn", |b| {
+            b.iter(|| {
+                backward(
+                    burn_mse.forward(x.clone(), t.clone(), burn_loss::Reduction::Mean),
+                    &x,
+                )
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
