@@ -30,14 +30,17 @@ impl Common {
             .unwrap_or_else(|| PathBuf::from("out").join(example))
     }
 
-    /// The training device (autodiff on).
+    /// The training device (autodiff on), its random generator seeded with `--seed` so that
+    /// parameter initialisation is reproducible.
     ///
     /// # Panics
     /// When the device name is unknown or it cannot start, with the reason.
     pub fn device(&self) -> Device {
-        crate::device::device(&self.device)
+        let device = crate::device::device(&self.device)
             .unwrap_or_else(|e| panic!("{e}"))
-            .autodiff()
+            .autodiff();
+        device.seed(self.seed);
+        device
     }
 }
 
