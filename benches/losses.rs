@@ -10,7 +10,15 @@ use std::time::Duration;
 use burn::nn::loss as burn_loss;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
-use descent::losses::{self as ours, Reduction};
+use descent::losses::{self as ours, Reduction, set_value_checks};
+
+/// Runs `f` as "descent" (input checks on, the default) and "descent_unchecked" (checks off).
+fn both(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, f: impl Fn()) {
+    g.bench_function("descent", |b| b.iter(&f));
+    set_value_checks(false);
+    g.bench_function("descent_unchecked", |b| b.iter(&f));
+    set_value_checks(true);
+}
 
 fn list(var: &str, default: &str) -> Vec<String> {
     std::env::var(var)
@@ -53,13 +61,11 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("loss/cross_entropy_4096x1000/{name}"));
         setup(&mut g);
         let (x, y) = (leaf2(&logits), on_int(&classes));
-        g.bench_function("descent", |b| {
-            b.iter(|| {
-                backward(
-                    ours::cross_entropy(x.clone(), y.clone(), Reduction::Mean),
-                    &x,
-                )
-            })
+        both(&mut g, || {
+            backward(
+                ours::cross_entropy(x.clone(), y.clone(), Reduction::Mean),
+                &x,
+            )
         });
         let burn_ce = burn_loss::CrossEntropyLossConfig::new().init(&device);
         g.bench_function("burn", |b| {
@@ -70,13 +76,11 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("loss/bce_with_logits_1M/{name}"));
         setup(&mut g);
         let (x, y, yi) = (leaf1(&x1), on(&y1), on_int(&y1_int));
-        g.bench_function("descent", |b| {
-            b.iter(|| {
-                backward(
-                    ours::binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean),
-                    &x,
-                )
-            })
+        both(&mut g, || {
+            backward(
+                ours::binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean),
+                &x,
+            )
         });
         let burn_bce = burn_loss::BinaryCrossEntropyLossConfig::new()
             .with_logits(true)
@@ -88,21 +92,19 @@ fn bench(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(format!("loss/sigmoid_focal_1M/{name}"));
         setup(&mut g);
-        g.bench_function("descent", |b| {
-            b.iter(|| {
-                backward(
-                    ours::sigmoid_focal_loss(x.clone(), y.clone(), 0.25, 2.0, Reduction::Mean),
-                    &x,
-                )
-            })
+        both(&mut g, || {
+            backward(
+                ours::sigmoid_focal_loss(x.clone(), y.clone(), 0.25, 2.0, Reduction::Mean),
+                &x,
+            )
         });
         g.finish();
 
         let mut g = c.benchmark_group(format!("loss/mse_1M/{name}"));
         setup(&mut g);
         let t = on(&t1);
-        g.bench_function("descent", |b| {
-            b.iter(|| backward(ours::mse_loss(x.clone(), t.clone(), Reduction::Mean), &x))
+        both(&mut g, || {
+            backward(ours::mse_loss(x.clone(), t.clone(), Reduction::Mean), &x)
         });
         let burn_mse = burn_loss::MseLoss::new();
         g.bench_function("burn", |b| {

@@ -1,5 +1,6 @@
 //! Reads criterion's results (after `cargo bench`) and prints one table: benchmark, this
-//! project's time, Burn's time, and the ratio (Burn's / ours: above 1 means we are faster).
+//! project's time, Burn's time, the ratio (Burn's / ours: above 1 means we are faster) and,
+//! for the losses, this project's time with its input checks off.
 //!
 //! `cargo run --release --example bench_report -- [--dir target/criterion] [--markdown]`
 
@@ -75,11 +76,12 @@ fn main() {
         std::process::exit(1);
     }
     if args.markdown {
-        println!("| benchmark | descent | Burn | Burn / descent |\n|---|---|---|---|");
+        println!("| benchmark | descent | Burn | Burn / descent | descent, checks off |");
+        println!("|---|---|---|---|---|");
     } else {
         println!(
-            "{:<40} {:>12} {:>12} {:>14}",
-            "benchmark", "descent", "Burn", "Burn/descent"
+            "{:<40} {:>12} {:>12} {:>14} {:>20}",
+            "benchmark", "descent", "Burn", "Burn/descent", "descent, checks off"
         );
     }
     for (group, fns) in &all {
@@ -90,14 +92,20 @@ fn main() {
             (Some(o), Some(b)) => format!("{:.2}×", b / o),
             _ => "—".into(),
         };
+        let unchecked = show(fns.get("descent_unchecked").copied());
         if args.markdown {
-            println!("| {group} | {} | {} | {ratio} |", show(ours), show(burn));
+            println!(
+                "| {group} | {} | {} | {ratio} | {unchecked} |",
+                show(ours),
+                show(burn)
+            );
         } else {
             println!(
-                "{group:<40} {:>12} {:>12} {:>14}",
+                "{group:<40} {:>12} {:>12} {:>14} {:>20}",
                 show(ours),
                 show(burn),
-                ratio
+                ratio,
+                unchecked
             );
         }
     }
