@@ -318,3 +318,16 @@ fn gaussian_nll_rejects_negative_variance_and_bad_var_shape() {
         assert!((v - want).abs() < 1e-6, "{v} vs {want}");
     }
 }
+
+#[test]
+fn large_finite_values_are_not_mistaken_for_infinities() {
+    // Their sum overflows f32 (the fast finite check), but every element is finite.
+    let d = device();
+    let x = Tensor::<1>::from_floats([3e38, 3e38, 3e38, 1.0], &d);
+    let loss = MseLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(x.clone(), x)
+        .expect("finite inputs are accepted");
+    assert_eq!(loss.into_scalar::<f32>(), 0.0);
+}
