@@ -161,3 +161,21 @@ fn grad_scaler_skips_non_finite_steps_and_adapts_its_scale() {
     }
     assert_eq!(scaler.scale(), 1024.0);
 }
+
+#[test]
+fn a_disabled_grad_scaler_does_nothing() {
+    let device = device();
+    let (x, y) = data(&device);
+    let mut scaler = GradScalerConfig::new().with_enabled(false).init();
+    assert_eq!(scaler.scale(), 1.0);
+    let net = Net::new(&device);
+    let loss = (net.forward(x.clone()) - y.clone()).square().mean();
+    let scaled = scaler.scale_loss(loss.clone());
+    assert_eq!(scaled.into_scalar::<f32>(), loss.into_scalar::<f32>());
+    let unscaled = scaler.unscale(&net, mse_grads(&net, x, y));
+    assert!(!unscaled.found_inf);
+    let (_, stepped) = scaler.step(&mut SgdConfig::new().init(), 0.1, net, unscaled);
+    assert!(stepped);
+    scaler.update(true);
+    assert_eq!(scaler.scale(), 1.0);
+}

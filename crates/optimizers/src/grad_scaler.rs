@@ -27,6 +27,10 @@ pub struct GradScalerConfig {
     /// Good steps in a row before growing (>= 1, default 2000).
     #[config(default = 2000)]
     pub growth_interval: u64,
+    /// Off, the scaler does nothing: scale 1, no check, no skipped step (PyTorch's
+    /// `enabled=False`, for running the same loop in full precision).
+    #[config(default = true)]
+    pub enabled: bool,
 }
 
 impl GradScalerConfig {
@@ -55,6 +59,7 @@ impl GradScalerConfig {
             ));
         }
         Ok(GradScaler {
+            enabled: self.enabled,
             growth_factor: self.growth_factor,
             backoff_factor: self.backoff_factor,
             growth_interval: self.growth_interval,
@@ -107,6 +112,7 @@ pub struct Unscaled {
 /// ```
 #[derive(Clone, Debug)]
 pub struct GradScaler {
+    enabled: bool,
     growth_factor: f64,
     backoff_factor: f64,
     growth_interval: u64,
@@ -114,9 +120,9 @@ pub struct GradScaler {
 }
 
 impl GradScaler {
-    /// The scale S in use for the current step.
+    /// The scale S in use for the current step (1 when disabled).
     pub fn scale(&self) -> f64 {
-        self.state.scale
+        if self.enabled { self.state.scale } else { 1.0 }
     }
 
     /// The state (save it to resume training).
@@ -132,11 +138,20 @@ impl GradScaler {
 
     /// `S · loss`, to call `backward()` on.
     pub fn scale_loss<const D: usize>(&self, loss: Tensor<D>) -> Tensor<D> {
+        if !self.enabled {
+            return loss;
+        }
         loss.mul_scalar(self.state.scale)
     }
 
     /// Divides every gradient of `module` by S and checks them for inf/NaN.
     pub fn unscale<M: Module>(&self, module: &M, mut grads: GradientsParams) -> Unscaled {
+        if !self.enabled {
+            return Unscaled {
+                grads,
+                found_inf: false,
+            };
+        }
         grads::scale(module, &mut grads, 1.0 / self.state.scale);
         let found_inf = grads::has_non_finite(module, &grads);
         Unscaled { grads, found_inf }
@@ -164,6 +179,9 @@ impl GradScaler {
     /// Updates the scale after a step: back off when `found_inf`, grow after
     /// `growth_interval` good steps in a row.
     pub fn update(&mut self, found_inf: bool) {
+        if !self.enabled {
+            return;
+        }
         let s = &mut self.state;
         if found_inf {
             s.scale *= self.backoff_factor;
