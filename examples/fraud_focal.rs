@@ -190,16 +190,7 @@ fn main() {
                 y_label: "mean loss".into(),
                 series: outcomes
                     .iter()
-                    .map(|o| {
-                        Series::new(
-                            o.name,
-                            o.epoch_loss
-                                .iter()
-                                .enumerate()
-                                .map(|(i, l)| ((i + 1) as f64, *l))
-                                .collect(),
-                        )
-                    })
+                    .map(|o| Series::indexed(o.name, &o.epoch_loss))
                     .collect(),
                 log_y: true,
                 ..Default::default()

@@ -84,12 +84,6 @@ fn main() {
         .map(|x| (x, -(w[0] as f64 * x + bias as f64) / w[1] as f64))
         .filter(|(_, y)| y.abs() < 5.0)
         .collect();
-    let class = |c: f32| -> Vec<(f64, f64)> {
-        (0..data.len())
-            .filter(|i| data.y[*i] == c)
-            .map(|i| (data.row(i)[0] as f64, data.row(i)[1] as f64))
-            .collect()
-    };
     let out = args.common.out_dir("logistic");
     let mut files = render(
         &LineChart {
@@ -98,8 +92,8 @@ fn main() {
             y_label: "x₂".into(),
             series: vec![Series::new("boundary p = 0.5", boundary)],
             scatter: vec![
-                Series::new("class 0", class(0.0)),
-                Series::new("class 1", class(1.0)),
+                Series::new("class 0", data.points_of_class(0.0)),
+                Series::new("class 1", data.points_of_class(1.0)),
             ],
             ..Default::default()
         },

@@ -88,12 +88,6 @@ fn main() {
             .filter(|(_, y)| y.abs() < 5.0)
             .collect()
     };
-    let class = |c: f32| -> Vec<(f64, f64)> {
-        (0..data.len())
-            .filter(|i| data.y[*i] == c)
-            .map(|i| (data.row(i)[0] as f64, data.row(i)[1] as f64))
-            .collect()
-    };
     let out = args.common.out_dir("svm_hinge");
     let files = render(
         &LineChart {
@@ -106,8 +100,8 @@ fn main() {
                 Series::new("w·x + b = −1", line(-1.0)),
             ],
             scatter: vec![
-                Series::new("class −1", class(-1.0)),
-                Series::new("class +1", class(1.0)),
+                Series::new("class −1", data.points_of_class(-1.0)),
+                Series::new("class +1", data.points_of_class(1.0)),
             ],
             ..Default::default()
         },

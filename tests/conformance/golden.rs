@@ -171,6 +171,12 @@ impl Dyn {
     }
 }
 
+/// `|actual - expected| <= atol + rtol·|expected|`, written so that a NaN on either side
+/// fails and equal infinities pass.
+pub fn close(actual: f64, expected: f64, rtol: f64, atol: f64) -> bool {
+    actual == expected || (actual - expected).abs() <= atol + rtol * expected.abs()
+}
+
 /// `|actual - expected| <= atol + rtol·|expected|` element-wise, shapes equal (`[]` ≡ `[1]`).
 pub fn compare(
     what: &str,
@@ -192,9 +198,7 @@ pub fn compare(
         ));
     }
     for (i, (a, e)) in values.iter().zip(&expected.data).enumerate() {
-        // Written so that a NaN on either side fails; equal infinities pass.
-        let close = a == e || (a - e).abs() <= atol + rtol * e.abs();
-        if !close {
+        if !close(*a, *e, rtol, atol) {
             return Err(format!(
                 "{what}[{i}] = {a}, expected {e} (rtol {rtol}, atol {atol})"
             ));

@@ -193,8 +193,7 @@ fn plateau(o: &mut Options) -> Result<ReduceLrOnPlateau, String> {
 }
 
 fn close(what: &str, actual: f64, expected: f64, rtol: f64, atol: f64) -> Result<(), String> {
-    let ok = actual == expected || (actual - expected).abs() <= atol + rtol * expected.abs();
-    if ok {
+    if crate::golden::close(actual, expected, rtol, atol) {
         Ok(())
     } else {
         Err(format!(

@@ -3,25 +3,10 @@
 use burn::tensor::{Device, Int, Tensor};
 use descent::losses::*;
 
+use crate::messages::{assert_mentions, panic_message};
+
 fn device() -> Device {
     descent::device::device("flex").expect("flex starts")
-}
-
-fn assert_mentions(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(
-            message.contains(part),
-            "error {message:?} does not mention {part:?}"
-        );
-    }
-}
-
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let err = std::panic::catch_unwind(f).expect_err("expected a panic");
-    err.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 #[test]

@@ -2,5 +2,7 @@
 
 mod catalog;
 mod errors;
+#[path = "../support/messages.rs"]
+mod messages;
 mod properties;
 mod seed_examples;

@@ -60,23 +60,6 @@ pub fn mse_grads(net: &Net, x: Tensor<2>, y: Tensor<2>) -> GradientsParams {
     GradientsParams::from_grads(loss.backward(), net)
 }
 
-/// The message of the panic `f` raises.
-pub fn panic_message(f: impl FnOnce()) -> String {
-    let err =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
-    err.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
-/// `message` names every one of `parts`.
-pub fn assert_mentions(message: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(message.contains(p), "{message:?} should mention {p:?}");
-    }
-}
-
 /// The fused-step switch is global: tests that flip it, or that compare runs exactly, hold
 /// this lock so that they do not see each other's setting.
 pub fn fused_switch() -> std::sync::MutexGuard<'static, ()> {

@@ -5,7 +5,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use descent::optimizers::*;
 
-use crate::common::{Net, assert_mentions, data, device, mse_grads, panic_message};
+use crate::common::{Net, data, device, mse_grads};
+use crate::messages::{assert_mentions, panic_message};
 
 fn err<T>(r: OptimResult<T>) -> String {
     match r {

@@ -6,5 +6,7 @@ mod common;
 mod errors;
 mod fused;
 mod lbfgs;
+#[path = "../support/messages.rs"]
+mod messages;
 mod records;
 mod update_rules;

@@ -127,6 +127,14 @@ impl Dataset {
         Tensor::from_data(TensorData::new(y, [self.len()]), device)
     }
 
+    /// The first two features of the rows whose target is `class`, as plot points.
+    pub fn points_of_class(&self, class: f32) -> Vec<(f64, f64)> {
+        (0..self.len())
+            .filter(|i| self.y[*i] == class)
+            .map(|i| (self.row(i)[0] as f64, self.row(i)[1] as f64))
+            .collect()
+    }
+
     /// Rows whose target is 1 (the positive class).
     pub fn positives(&self) -> usize {
         self.y.iter().filter(|v| **v > 0.5).count()
