@@ -176,6 +176,13 @@ fn bench(c: &mut Criterion) {
                     });
                 };
                 run("descent", ours);
+                if !matches!(device_name.as_str(), "flex" | "ndarray") {
+                    // Off the CPU devices the finite-gradient check is a reduction and a
+                    // read-back per tensor; time the step without it too.
+                    ours::set_finite_checks(false);
+                    run("descent_unchecked", ours);
+                    ours::set_finite_checks(true);
+                }
                 if let Some(b) = burns {
                     run("burn", b);
                 }

@@ -1,8 +1,11 @@
 //! Reads criterion's results (after `cargo bench`) and prints one table: benchmark, this
-//! project's time, Burn's time, the ratio (Burn's / ours: above 1 means we are faster) and,
-//! for the losses, this project's time with its input checks off.
+//! project's time, Burn's time, the ratio (Burn's / ours: above 1 means we are faster), and,
+//! given the JSON of `benches/pytorch_reference.py` run on the same machine, PyTorch's CPU
+//! time and its ratio (PyTorch's / ours), and for the losses this project's time with its
+//! input checks off.
 //!
-//! `cargo run --release --example bench_report -- [--dir target/criterion] [--markdown]`
+//! `cargo run --release --example bench_report -- [--dir target/criterion]
+//! [--pytorch pytorch.json] [--markdown]`
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,9 +19,36 @@ struct Args {
     /// Criterion's output folder (default: $CARGO_TARGET_DIR/criterion or target/criterion).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Timings of `benches/pytorch_reference.py` (its `--out` file) for a PyTorch column.
+    #[arg(long)]
+    pytorch: Option<PathBuf>,
     /// Print a Markdown table.
     #[arg(long)]
     markdown: bool,
+}
+
+/// PyTorch's time for a criterion group (`step/adam/flex/10M` → `step/adam/torch/10M`): the
+/// fused implementation where PyTorch has one, else foreach; with the variant's name.
+fn pytorch_time(torch: &Value, group: &str) -> Option<(f64, String)> {
+    let mut parts: Vec<&str> = group.split('/').collect();
+    let device = match parts.as_slice() {
+        ["step", _, _, _] => 2,
+        ["loss", _, _] => 2,
+        _ => return None,
+    };
+    parts[device] = "torch";
+    let entry = torch.get("results")?.get(parts.join("/"))?;
+    ["pytorch_fused", "pytorch_foreach", "pytorch"]
+        .iter()
+        .find_map(|k| {
+            let v = entry.get(*k)?.as_f64()?;
+            Some((
+                v,
+                k.trim_start_matches("pytorch")
+                    .trim_start_matches('_')
+                    .to_string(),
+            ))
+        })
 }
 
 /// Every `new/` result under `dir`: (group, function) → mean time in ns.
@@ -75,13 +105,27 @@ fn main() {
         );
         std::process::exit(1);
     }
+    let torch: Value = match &args.pytorch {
+        None => Value::Null,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("--pytorch {}: {e}", path.display()));
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("--pytorch {}: not JSON: {e}", path.display()))
+        }
+    };
+    if let Some(meta) = torch.get("meta") {
+        println!("PyTorch: {meta}");
+    }
     if args.markdown {
-        println!("| benchmark | descent | Burn | Burn / descent | descent, checks off |");
-        println!("|---|---|---|---|---|");
+        println!(
+            "| benchmark | descent | Burn | Burn / descent | PyTorch | PyTorch / descent | descent, checks off |"
+        );
+        println!("|---|---|---|---|---|---|---|");
     } else {
         println!(
-            "{:<40} {:>12} {:>12} {:>14} {:>20}",
-            "benchmark", "descent", "Burn", "Burn/descent", "descent, checks off"
+            "{:<36} {:>10} {:>10} {:>8} {:>20} {:>8} {:>11}",
+            "benchmark", "descent", "Burn", "Burn/d", "PyTorch", "PyT/d", "checks off"
         );
     }
     for (group, fns) in &all {
@@ -93,18 +137,31 @@ fn main() {
             _ => "—".into(),
         };
         let unchecked = show(fns.get("descent_unchecked").copied());
+        let (torch_time, torch_ratio) = match (pytorch_time(&torch, group), ours) {
+            (Some((t, variant)), Some(o)) => (
+                if variant.is_empty() {
+                    human(t)
+                } else {
+                    format!("{} ({variant})", human(t))
+                },
+                format!("{:.2}×", t / o),
+            ),
+            _ => ("—".to_string(), "—".to_string()),
+        };
         if args.markdown {
             println!(
-                "| {group} | {} | {} | {ratio} | {unchecked} |",
+                "| {group} | {} | {} | {ratio} | {torch_time} | {torch_ratio} | {unchecked} |",
                 show(ours),
                 show(burn)
             );
         } else {
             println!(
-                "{group:<40} {:>12} {:>12} {:>14} {:>20}",
+                "{group:<36} {:>10} {:>10} {:>8} {:>20} {:>8} {:>11}",
                 show(ours),
                 show(burn),
                 ratio,
+                torch_time,
+                torch_ratio,
                 unchecked
             );
         }

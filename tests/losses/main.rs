@@ -2,6 +2,7 @@
 
 mod catalog;
 mod errors;
+mod fused;
 #[path = "../support/messages.rs"]
 mod messages;
 mod properties;

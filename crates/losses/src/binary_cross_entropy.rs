@@ -2,7 +2,9 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
+use wide::f32x8;
 
+use crate::fused::{self, simd};
 use crate::pair::pair_loss;
 use crate::{LossResult, Reduction, checks, stable, weights};
 
@@ -163,7 +165,47 @@ impl BinaryCrossEntropyWithLogitsLoss {
     }
 }
 
-pair_loss!(BinaryCrossEntropyWithLogitsLoss, BCE_LOGITS);
+impl BinaryCrossEntropyWithLogitsLoss {
+    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
+        let scalar = |w: &Option<Vec<f64>>, default: f64| match w.as_deref() {
+            None => Some(default as f32),
+            Some([v]) => Some(*v as f32),
+            Some(_) => None,
+        };
+        let kernel = BceLogitsKernel {
+            weight: scalar(&self.weight, 1.0)?,
+            pos_weight: scalar(&self.pos_weight, 1.0)?,
+        };
+        fused::pointwise(&kernel, input, target, self.reduction)
+    }
+}
+
+/// The fused CPU kernel, for a single `weight` `w` and `pos_weight` `p`, with
+/// `L = 1 + (p - 1)·y`:
+///
+/// ```text
+/// ℓ = w [(1 - y)·x + L·softplus(-x)],   ∂ℓ/∂x = w [L·σ(x) - p·y]
+/// ```
+struct BceLogitsKernel {
+    weight: f32,
+    pos_weight: f32,
+}
+
+impl fused::Pointwise for BceLogitsKernel {
+    const UNIT_TARGET: bool = true;
+
+    #[inline(always)]
+    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
+        let s = simd::logistic(x);
+        let (w, p) = (f32x8::splat(self.weight), f32x8::splat(self.pos_weight));
+        let l = (p - f32x8::ONE).mul_add(y, f32x8::ONE);
+        let loss = (f32x8::ONE - y).mul_add(x, l * s.softplus_neg);
+        let grad = l.mul_add(s.p, -(p * y));
+        (w * loss, w * grad)
+    }
+}
+
+pair_loss!(BinaryCrossEntropyWithLogitsLoss, BCE_LOGITS, fused);
 
 /// Binary cross-entropy of probabilities, unweighted; see [`BinaryCrossEntropyLoss`].
 ///

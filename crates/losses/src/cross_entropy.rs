@@ -182,6 +182,17 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
+        if self.weight.is_none()
+            && let Some(loss) = crate::fused::rows::cross_entropy(
+                &input,
+                &target,
+                self.ignore_index,
+                self.label_smoothing,
+                self.reduction,
+            )
+        {
+            return Ok(loss);
+        }
         let (per_row, w_t) = self.rows_int(input, target)?;
         weighted_reduce(CE, per_row, w_t, self.reduction)
     }

@@ -2,9 +2,11 @@
 
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
+use wide::f32x8;
 
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten};
 use crate::error::or_panic;
+use crate::fused::{self, simd};
 use crate::pair::pair_loss;
 use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
 
@@ -112,7 +114,80 @@ impl SigmoidFocalLoss {
     }
 }
 
-pair_loss!(SigmoidFocalLoss, SIGMOID);
+impl SigmoidFocalLoss {
+    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
+        let kernel = FocalKernel {
+            alpha: self.alpha as f32,
+            gamma: self.gamma as f32,
+        };
+        fused::pointwise(&kernel, input, target, self.reduction)
+    }
+}
+
+/// The fused CPU kernel of the sigmoid focal loss, with `m = 1 - p_t = y·σ(-x) + (1 - y)·σ(x)`
+/// and `ce` the BCE-with-logits term:
+///
+/// ```text
+/// ℓ = α_t · m^γ · ce
+/// ∂ℓ/∂x = α_t · m^γ · [(σ(x) - y) + γ · ce · (∂m/∂x) / m],   (∂m/∂x) / m = σ(x)σ(-x)(1 - 2y) / m
+/// ```
+///
+/// For hard targets `log m` is a log-sigmoid and `(∂m/∂x) / m` is `-σ(x)` (y = 1) or `σ(-x)`
+/// (y = 0), exact at any logit; soft targets clamp `m` at 1e-30 as the generic path does.
+struct FocalKernel {
+    alpha: f32,
+    gamma: f32,
+}
+
+impl fused::Pointwise for FocalKernel {
+    const UNIT_TARGET: bool = true;
+
+    #[inline(always)]
+    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
+        let (zero, one) = (f32x8::ZERO, f32x8::ONE);
+        let s = simd::logistic(x);
+        let ce = (one - y).mul_add(x, s.softplus_neg);
+        let mut loss = ce;
+        let mut grad = s.p - y;
+        if self.gamma != 0.0 {
+            let (hard1, hard0) = (y.simd_eq(one), y.simd_eq(zero));
+            // (∂m/∂x) / m and m (or log m) for hard targets.
+            let mut ratio = hard1.select(-s.p, s.q);
+            let mut m = hard1.select(s.q, s.p);
+            let mut log_m = hard1.select(-s.softplus_pos, -s.softplus_neg);
+            let soft = !(hard1 | hard0);
+            if soft.any() {
+                let raw = y.mul_add(s.q, (one - y) * s.p);
+                let clamped = raw.fast_max(f32x8::splat(1e-30));
+                let live = raw.simd_ge(f32x8::splat(1e-30));
+                let soft_ratio = live.select(
+                    s.p * s.q * y.mul_add(f32x8::splat(-2.0), one) / clamped,
+                    zero,
+                );
+                ratio = soft.select(soft_ratio, ratio);
+                m = soft.select(clamped, m);
+                log_m = soft.select(clamped.ln(), log_m);
+            }
+            let gamma = f32x8::splat(self.gamma);
+            let w = if self.gamma == 2.0 {
+                m * m
+            } else {
+                (gamma * log_m).exp()
+            };
+            grad = w * (gamma * ce).mul_add(ratio, grad);
+            loss = w * ce;
+        }
+        if self.alpha >= 0.0 {
+            let a = f32x8::splat(self.alpha);
+            let alpha_t = a.mul_add(y, (one - a) * (one - y));
+            loss *= alpha_t;
+            grad *= alpha_t;
+        }
+        (loss, grad)
+    }
+}
+
+pair_loss!(SigmoidFocalLoss, SIGMOID, fused);
 
 /// Sigmoid focal loss with `alpha` and `gamma`; see [`SigmoidFocalLoss`].
 ///

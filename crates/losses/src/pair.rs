@@ -3,11 +3,25 @@
 //! A loss type provides `elementwise(&self, input, target) -> LossResult<Tensor<D>>` (the
 //! formula and its own value checks) and a `reduction` field; [`pair_loss!`] adds
 //! `try_forward_no_reduction` (shape and finiteness checks, then the formula),
-//! `forward_no_reduction`, `try_forward` and `forward` (the reduction).
+//! `forward_no_reduction`, `try_forward` and `forward` (the reduction). A loss with a fused
+//! CPU kernel (`pair_loss!(Ty, NAME, fused)`) also provides
+//! `fused(&self, &input, &target) -> Option<Tensor<1>>`, which `try_forward` tries first.
 
 /// Implements the shared entry points for a loss type named `$name` (PyTorch's name).
 macro_rules! pair_loss {
+    (@fast none, $self:ident, $input:ident, $target:ident) => {
+        None::<burn::tensor::Tensor<1>>
+    };
+    (@fast fused, $self:ident, $input:ident, $target:ident) => {
+        $self.fused(&$input, &$target)
+    };
     ($ty:ident, $name:expr) => {
+        $crate::pair::pair_loss!(@impl $ty, $name, none);
+    };
+    ($ty:ident, $name:expr, fused) => {
+        $crate::pair::pair_loss!(@impl $ty, $name, fused);
+    };
+    (@impl $ty:ident, $name:expr, $fast:ident) => {
         impl $ty {
             /// Per-element losses, shaped like `input`, or an error for mismatched shapes,
             /// non-finite values or targets outside the loss's domain.
@@ -47,6 +61,16 @@ macro_rules! pair_loss {
                 input: burn::tensor::Tensor<D>,
                 target: burn::tensor::Tensor<D>,
             ) -> $crate::LossResult<burn::tensor::Tensor<1>> {
+                $crate::checks::same_shape(
+                    $name,
+                    "target",
+                    &target.dims(),
+                    "input",
+                    &input.dims(),
+                )?;
+                if let Some(loss) = $crate::pair::pair_loss!(@fast $fast, self, input, target) {
+                    return Ok(loss);
+                }
                 let loss = self.try_forward_no_reduction(input, target)?;
                 Ok($crate::reduction::reduce(loss, self.reduction))
             }

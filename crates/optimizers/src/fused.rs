@@ -8,10 +8,7 @@
 //! instead. The loop computes the same f32 expressions as the generic path; other devices
 //! (wgpu) keep the generic path.
 
-use burn::tensor::{DType, Device, Tensor};
-use burn_flex::{Flex, FlexTensor};
-use burn_ndarray::{NdArray, NdArrayTensor};
-use ndarray::{ArcArray, IxDyn};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 /// Elements per parallel task: large enough that task overhead is negligible.
@@ -30,107 +27,14 @@ pub fn fused_steps() -> bool {
     FUSED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// The ndarray device (deprecated upstream; supported here on purpose).
-#[allow(deprecated)]
-fn ndarray_device() -> Device {
-    Device::ndarray()
-}
+pub(crate) use descent_cpu::{buffer, filled, slice, slice_mut, tensor, zeros};
 
 /// Whether the step of `tensor` along `grad` can take the fused path.
 pub(crate) fn eligible<const D: usize>(tensor: &Tensor<D>, grad: &Tensor<D>) -> bool {
-    let device = tensor.device();
     fused_steps()
-        && tensor.dtype() == DType::F32
-        && grad.dtype() == DType::F32
-        && grad.device() == device
-        && (device == Device::flex() || device == ndarray_device())
-}
-
-/// A CPU buffer behind a tensor: flex or ndarray.
-pub(crate) enum Buffer {
-    /// A contiguous flex tensor.
-    Flex(FlexTensor),
-    /// A standard-layout ndarray array.
-    Nd(ArcArray<f32, IxDyn>),
-}
-
-/// The buffer behind `t` (which must be on flex or ndarray), contiguous.
-pub(crate) fn buffer<const D: usize>(t: Tensor<D>) -> Buffer {
-    // A tensor made on an autodiff device keeps its autodiff association; the update is
-    // not differentiated, so drop it.
-    let t = if t.is_autodiff() { t.inner() } else { t };
-    if t.device() == Device::flex() {
-        let t = t
-            .try_into_primitive::<Flex>()
-            .unwrap_or_else(|e| panic!("fused step: expected a flex tensor: {e:?}"));
-        Buffer::Flex(if t.is_contiguous() {
-            t
-        } else {
-            t.to_contiguous()
-        })
-    } else {
-        match t.try_into_primitive::<NdArray>() {
-            Ok(NdArrayTensor::F32(storage)) => {
-                let a = storage.into_owned();
-                Buffer::Nd(if a.is_standard_layout() {
-                    a
-                } else {
-                    a.as_standard_layout().into_owned().into_shared()
-                })
-            }
-            Ok(_) => panic!("fused step: expected an f32 ndarray tensor"),
-            Err(e) => panic!("fused step: expected an ndarray tensor: {e:?}"),
-        }
-    }
-}
-
-/// A zero buffer shaped like `like`.
-pub(crate) fn zeros(like: &Buffer) -> Buffer {
-    match like {
-        Buffer::Flex(t) => Buffer::Flex(FlexTensor::zeros(t.layout().shape().clone(), DType::F32)),
-        Buffer::Nd(a) => Buffer::Nd(ArcArray::zeros(a.raw_dim())),
-    }
-}
-
-/// A buffer shaped like `like`, filled with `value`.
-pub(crate) fn filled(like: &Buffer, value: f32) -> Buffer {
-    let mut t = zeros(like);
-    slice_mut(&mut t).fill(value);
-    t
-}
-
-/// Back to a Burn tensor.
-pub(crate) fn tensor<const D: usize>(t: Buffer) -> Tensor<D> {
-    match t {
-        Buffer::Flex(t) => Tensor::from_primitive::<Flex>(t),
-        Buffer::Nd(a) => Tensor::from_primitive::<NdArray>(NdArrayTensor::F32(a.into())),
-    }
-}
-
-/// The elements of a buffer.
-pub(crate) fn slice(t: &Buffer) -> &[f32] {
-    match t {
-        Buffer::Flex(t) => t
-            .as_slice::<f32>()
-            .expect("fused step: a contiguous f32 buffer"),
-        Buffer::Nd(a) => a.as_slice().expect("fused step: a standard-layout array"),
-    }
-}
-
-/// The elements of a buffer, writable (copied first if the buffer is shared).
-pub(crate) fn slice_mut(t: &mut Buffer) -> &mut [f32] {
-    match t {
-        Buffer::Flex(t) => {
-            let (start, end) = t
-                .layout()
-                .contiguous_offsets()
-                .expect("fused step: a contiguous buffer");
-            &mut t.storage_mut::<f32>()[start..end]
-        }
-        Buffer::Nd(a) => a
-            .as_slice_mut()
-            .expect("fused step: a standard-layout array"),
-    }
+        && descent_cpu::is_cpu_f32(tensor)
+        && descent_cpu::is_cpu_f32(grad)
+        && grad.device() == tensor.device()
 }
 
 /// Runs `kernel(θ, g, states)` over matching chunks of the parameter, the gradient and `N`

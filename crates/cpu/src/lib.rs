@@ -1,0 +1,127 @@
+//! The buffers behind Burn tensors on the CPU devices (`flex` and `ndarray`).
+//!
+//! descent's fused kernels (the optimizer steps and the losses' forward + backward) run as
+//! one loop over these buffers instead of a chain of tensor operations, each a pass over
+//! memory with a fresh allocation. Other devices (wgpu) keep the generic tensor path.
+//!
+//! A [`Buffer`] is reached with [`buffer`], read with [`slice`], written with [`slice_mut`]
+//! and turned back into a tensor with [`tensor`]. Only `f32` tensors are handled.
+
+// burn-ndarray is deprecated upstream; the ndarray device is supported here on purpose.
+#![allow(deprecated)]
+
+use burn::tensor::{DType, Device, Tensor};
+use burn_flex::{Flex, FlexTensor};
+use burn_ndarray::{NdArray, NdArrayTensor};
+use ndarray::{ArcArray, IxDyn};
+
+/// The ndarray device (deprecated upstream; supported here on purpose).
+#[allow(deprecated)]
+pub fn ndarray_device() -> Device {
+    Device::ndarray()
+}
+
+/// Whether `device` is one whose buffers [`buffer`] can reach (`flex` or `ndarray`), autodiff
+/// or not.
+pub fn is_cpu(device: &Device) -> bool {
+    let device = if device.is_autodiff() {
+        device.clone().inner()
+    } else {
+        device.clone()
+    };
+    device == Device::flex() || device == ndarray_device()
+}
+
+/// Whether `t` is an `f32` tensor on a CPU device (see [`is_cpu`]).
+pub fn is_cpu_f32<const D: usize>(t: &Tensor<D>) -> bool {
+    t.dtype() == DType::F32 && is_cpu(&t.device())
+}
+
+/// A CPU buffer behind a tensor: flex or ndarray.
+pub enum Buffer {
+    /// A contiguous flex tensor.
+    Flex(FlexTensor),
+    /// A standard-layout ndarray array.
+    Nd(ArcArray<f32, IxDyn>),
+}
+
+/// The buffer behind `t` (an `f32` tensor on flex or ndarray), made contiguous. On an
+/// autodiff device this is the tensor's value, without its graph.
+///
+/// # Panics
+/// If `t` is not an `f32` tensor on flex or ndarray (check with [`is_cpu_f32`]).
+pub fn buffer<const D: usize>(t: Tensor<D>) -> Buffer {
+    let t = if t.is_autodiff() { t.inner() } else { t };
+    if t.device() == Device::flex() {
+        let t = t
+            .try_into_primitive::<Flex>()
+            .unwrap_or_else(|e| panic!("descent-cpu: expected a flex tensor: {e:?}"));
+        Buffer::Flex(if t.is_contiguous() {
+            t
+        } else {
+            t.to_contiguous()
+        })
+    } else {
+        match t.try_into_primitive::<NdArray>() {
+            Ok(NdArrayTensor::F32(storage)) => {
+                let a = storage.into_owned();
+                Buffer::Nd(if a.is_standard_layout() {
+                    a
+                } else {
+                    a.as_standard_layout().into_owned().into_shared()
+                })
+            }
+            Ok(_) => panic!("descent-cpu: expected an f32 ndarray tensor"),
+            Err(e) => panic!("descent-cpu: expected an ndarray tensor: {e:?}"),
+        }
+    }
+}
+
+/// A zero buffer shaped like `like`.
+pub fn zeros(like: &Buffer) -> Buffer {
+    match like {
+        Buffer::Flex(t) => Buffer::Flex(FlexTensor::zeros(t.layout().shape().clone(), DType::F32)),
+        Buffer::Nd(a) => Buffer::Nd(ArcArray::zeros(a.raw_dim())),
+    }
+}
+
+/// A buffer shaped like `like`, filled with `value`.
+pub fn filled(like: &Buffer, value: f32) -> Buffer {
+    let mut t = zeros(like);
+    slice_mut(&mut t).fill(value);
+    t
+}
+
+/// Back to a Burn tensor (on the buffer's device, without autodiff).
+pub fn tensor<const D: usize>(t: Buffer) -> Tensor<D> {
+    match t {
+        Buffer::Flex(t) => Tensor::from_primitive::<Flex>(t),
+        Buffer::Nd(a) => Tensor::from_primitive::<NdArray>(NdArrayTensor::F32(a.into())),
+    }
+}
+
+/// The elements of a buffer, in row-major order.
+pub fn slice(t: &Buffer) -> &[f32] {
+    match t {
+        Buffer::Flex(t) => t
+            .as_slice::<f32>()
+            .expect("descent-cpu: a contiguous f32 buffer"),
+        Buffer::Nd(a) => a.as_slice().expect("descent-cpu: a standard-layout array"),
+    }
+}
+
+/// The elements of a buffer, writable (copied first if the buffer is shared).
+pub fn slice_mut(t: &mut Buffer) -> &mut [f32] {
+    match t {
+        Buffer::Flex(t) => {
+            let (start, end) = t
+                .layout()
+                .contiguous_offsets()
+                .expect("descent-cpu: a contiguous buffer");
+            &mut t.storage_mut::<f32>()[start..end]
+        }
+        Buffer::Nd(a) => a
+            .as_slice_mut()
+            .expect("descent-cpu: a standard-layout array"),
+    }
+}

@@ -1,0 +1,213 @@
+//! The fused CPU path of MSE, BCE-with-logits, sigmoid focal and cross-entropy against the
+//! generic path of tensor operations: same values and input gradients, same errors.
+
+use std::sync::Mutex;
+
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use descent::losses::*;
+
+use crate::messages::assert_mentions;
+
+/// Tests that switch the fused path off hold this, so that they do not race each other.
+static SWITCH: Mutex<()> = Mutex::new(());
+
+#[allow(deprecated)]
+fn devices() -> [Device; 2] {
+    [Device::flex(), Device::ndarray()]
+}
+
+/// Value and input gradient of `loss` at `x`, through the fused (`true`) or generic path.
+fn run<const D: usize>(
+    fused: bool,
+    x: &Tensor<D>,
+    loss: &dyn Fn(Tensor<D>) -> Tensor<1>,
+) -> (Vec<f32>, Vec<f32>) {
+    set_fused_losses(fused);
+    let leaf = Tensor::<D>::from_data(x.to_data(), &x.device().autodiff()).require_grad();
+    let out = loss(leaf.clone());
+    let grads = out.backward();
+    let g = leaf.grad(&grads).expect("a gradient for the input");
+    set_fused_losses(true);
+    (
+        out.to_data().try_to_vec::<f32>().unwrap(),
+        g.to_data().try_to_vec::<f32>().unwrap(),
+    )
+}
+
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (&u, &v)) in a.iter().zip(b).enumerate() {
+        let tol = 2e-5 + 2e-5 * v.abs().max(u.abs());
+        assert!(
+            (u - v).abs() <= tol,
+            "{what}[{i}]: fused {u} vs generic {v}"
+        );
+    }
+}
+
+/// Both paths on `x`, compared; the gradient must not be all zeros (the test would then
+/// prove nothing).
+fn agree<const D: usize>(what: &str, x: Tensor<D>, loss: &dyn Fn(Tensor<D>) -> Tensor<1>) {
+    let (v1, g1) = run(true, &x, loss);
+    let (v0, g0) = run(false, &x, loss);
+    assert_close(&format!("{what} value"), &v1, &v0);
+    assert_close(&format!("{what} grad"), &g1, &g0);
+    assert!(g1.iter().any(|&g| g != 0.0), "{what}: zero gradient");
+}
+
+#[test]
+fn fused_losses_match_the_generic_path() {
+    let _guard = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    for d in devices() {
+        // 1003 elements: not a multiple of the vector width or of a parallel chunk.
+        let n = 1003;
+        let x = Tensor::<1>::random([n], Distribution::Normal(0.0, 4.0), &d);
+        let soft = Tensor::<1>::random([n], Distribution::Uniform(0.0, 1.0), &d);
+        let hard = Tensor::<1>::random([n], Distribution::Bernoulli(0.3), &d);
+        let real = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &d);
+        let big = x.clone().mul_scalar(30.0); // saturated logits
+        for reduction in [Reduction::Mean, Reduction::Sum] {
+            let tag = format!("{d:?} {reduction:?}");
+            let t = real.clone();
+            agree(&format!("mse {tag}"), x.clone(), &|x| {
+                let t = Tensor::from_data(t.to_data(), &x.device());
+                mse_loss(x, t, reduction)
+            });
+            for (name, y) in [("hard", &hard), ("soft", &soft)] {
+                let y = y.clone();
+                let on = |x: &Tensor<1>| Tensor::<1>::from_data(y.to_data(), &x.device());
+                for (w, pw) in [(None, None), (Some(vec![0.7]), Some(vec![3.0]))] {
+                    let bce = BinaryCrossEntropyWithLogitsLossConfig::new()
+                        .with_weight(w.clone())
+                        .with_pos_weight(pw)
+                        .with_reduction(reduction)
+                        .init()
+                        .unwrap();
+                    for (xs, xv) in [("x", &x), ("saturated x", &big)] {
+                        agree(&format!("bce {name} {xs} {w:?} {tag}"), xv.clone(), &|x| {
+                            bce.forward(x.clone(), on(&x))
+                        });
+                    }
+                }
+                for (alpha, gamma) in [(0.25, 2.0), (-1.0, 0.5), (0.6, 0.0), (0.25, 3.0)] {
+                    let focal = SigmoidFocalLossConfig::new()
+                        .with_alpha(alpha)
+                        .with_gamma(gamma)
+                        .with_reduction(reduction)
+                        .init()
+                        .unwrap();
+                    for (xs, xv) in [("x", &x), ("saturated x", &big)] {
+                        agree(
+                            &format!("focal α={alpha} γ={gamma} {name} {xs} {tag}"),
+                            xv.clone(),
+                            &|x| focal.forward(x.clone(), on(&x)),
+                        );
+                    }
+                }
+            }
+            // Cross-entropy: 37 rows of 13 classes, a few ignored, with label smoothing.
+            let logits = Tensor::<2>::random([37, 13], Distribution::Normal(0.0, 3.0), &d);
+            let mut classes: Vec<i64> = (0..37).map(|i| (i * 7 % 13) as i64).collect();
+            classes[3] = -100;
+            classes[20] = -100;
+            for eps in [0.0, 0.1] {
+                let ce = CrossEntropyLossConfig::new()
+                    .with_label_smoothing(eps)
+                    .with_reduction(reduction)
+                    .init()
+                    .unwrap();
+                let c = classes.clone();
+                agree(
+                    &format!("cross_entropy ε={eps} {tag}"),
+                    logits.clone(),
+                    &|x| {
+                        let y = Tensor::<1, Int>::from_ints(c.as_slice(), &x.device());
+                        ce.forward(x, y)
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_losses_work_without_autodiff_and_with_a_tracked_target() {
+    let d = Device::flex();
+    let x = Tensor::<1>::from_floats([-1.0, 0.5, 2.0], &d);
+    let y = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &d);
+    // No autodiff: the value alone, against BCE-with-logits by hand,
+    // ℓ = (1 - y)·x + log(1 + e^{-x}).
+    let expected: f64 = [(-1.0f64, 0.0f64), (0.5, 1.0), (2.0, 1.0)]
+        .iter()
+        .map(|&(x, y)| (1.0 - y) * x + (1.0 + (-x).exp()).ln())
+        .sum::<f64>()
+        / 3.0;
+    let v = binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean)
+        .into_scalar::<f64>();
+    assert!((v - expected).abs() < 1e-6, "{v} vs {expected}");
+    // A target that carries a gradient takes the generic path, which differentiates it:
+    // ∂ℓ/∂y = -x / n for BCE-with-logits.
+    let ad = d.autodiff();
+    let xa = Tensor::<1>::from_data(x.to_data(), &ad).require_grad();
+    let ya = Tensor::<1>::from_data(y.to_data(), &ad).require_grad();
+    let grads = binary_cross_entropy_with_logits(xa, ya.clone(), Reduction::Mean).backward();
+    let gy: Vec<f32> = ya
+        .grad(&grads)
+        .unwrap()
+        .to_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (g, x) in gy.iter().zip([-1.0f32, 0.5, 2.0]) {
+        assert!(
+            (g + x / 3.0).abs() < 1e-6,
+            "∂ℓ/∂y = {g}, expected {}",
+            -x / 3.0
+        );
+    }
+}
+
+#[test]
+fn fused_losses_report_bad_input_as_the_generic_path_does() {
+    let ad = Device::flex().autodiff();
+    let x = Tensor::<1>::from_floats([0.0, f32::NAN, 1.0], &ad).require_grad();
+    let y = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &ad);
+    let err = BinaryCrossEntropyWithLogitsLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(x, y.clone())
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["binary_cross_entropy_with_logits", "input", "finite", "[1]"],
+    );
+    let x = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &ad).require_grad();
+    let y = Tensor::<1>::from_floats([0.0, 1.5, 1.0], &ad);
+    let err = SigmoidFocalLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(x, y)
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["sigmoid_focal_loss", "target", "[0, 1]", "1.5"],
+    );
+    let logits = Tensor::<2>::from_floats([[0.0, 1.0], [2.0, 3.0]], &ad).require_grad();
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits.clone(), Tensor::<1, Int>::from_ints([0, 2], &ad))
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "target", "[0, 2)", "got 2"],
+    );
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .unwrap()
+        .try_forward(logits, Tensor::<1, Int>::from_ints([-100, -100], &ad))
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "target", "non-ignored"],
+    );
+}
