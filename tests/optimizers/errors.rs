@@ -188,6 +188,61 @@ fn nan_gradients_without_a_scaler_stop_the_step() {
     assert_mentions(&msg, &["lbfgs", "loss", "finite"]);
 }
 
+/// Off the CPU devices the finite check is deferred: a NaN gradient is found by the next
+/// read-back (every `DEFERRED_CHECKS` tensors, or `check_pending_grads`), not lost. Runs on
+/// wgpu; `DESCENT_REQUIRE_WGPU=1` (set by CI) makes a missing adapter a failure.
+#[test]
+fn nan_gradients_off_the_cpu_are_found_by_the_deferred_check() {
+    let device = match descent::device::device("wgpu") {
+        Ok(d) => d.autodiff(),
+        Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {
+            eprintln!("not run: {e} (set DESCENT_REQUIRE_WGPU=1 to require wgpu)");
+            return;
+        }
+        Err(e) => panic!("DESCENT_REQUIRE_WGPU is set but {e}"),
+    };
+    let inner = device.clone().inner();
+    let nan_grads = |net: &Net| {
+        let mut grads = GradientsParams::new();
+        grads.register(
+            net.w.id,
+            Tensor::<2>::from_data(
+                TensorData::new(vec![0.1f32, f32::NAN, 0.0, 0.0, 0.0, 0.0], [3, 2]),
+                &inner,
+            ),
+        );
+        grads
+    };
+    // Finite gradients pass the read-back.
+    let net = Net::new(&device);
+    let mut optim = AdamConfig::new().init();
+    let (x, y) = data(&device);
+    let grads = mse_grads(&net, x, y);
+    let net = optim.step(0.01, net, grads);
+    check_pending_grads();
+    // A NaN gradient is reported by the explicit read-back...
+    let grads = nan_grads(&net);
+    let msg = panic_message(move || {
+        let _ = optim.step(0.01, net, grads);
+        check_pending_grads();
+    });
+    assert_mentions(&msg, &["adam", "grad", "finite"]);
+    // ...and by the periodic one, after at most DEFERRED_CHECKS tensors.
+    let msg = panic_message(move || {
+        let device = descent::device::device("wgpu").unwrap().autodiff();
+        let mut optim = SgdConfig::new().init();
+        let mut net = Net::new(&device);
+        let grads = nan_grads(&net);
+        net = optim.step(0.01, net, grads);
+        for _ in 0..DEFERRED_CHECKS {
+            let (x, y) = data(&device);
+            let grads = mse_grads(&net, x, y);
+            net = optim.step(0.01, net, grads);
+        }
+    });
+    assert_mentions(&msg, &["sgd", "grad", "finite"]);
+}
+
 #[test]
 fn invalid_clipping_arguments_panic_with_their_name() {
     let device = device();

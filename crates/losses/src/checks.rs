@@ -1,13 +1,17 @@
 //! Input validation shared by every loss: shapes on the host, values on the device.
 //!
-//! Value checks (finiteness, target ranges, class indices) reduce to one boolean on the device
-//! and read back only that; the offending element is looked up only when a check fails. They
-//! are on by default and can be switched off process-wide with [`set_value_checks`] for hot
-//! loops whose inputs are known to be valid. Shape checks are always on.
+//! Value checks (finiteness, target ranges, class indices) each reduce to one number on the
+//! device that is 0 when the check passes; the offending element is looked up only when a
+//! check fails. Inside a [`scope`] (every `forward` of the common losses) the numbers are
+//! gathered and read back in one transfer at the end, so a loss call waits for the device
+//! once, not once per check. They are on by default and can be switched off process-wide
+//! with [`set_value_checks`] for hot loops whose inputs are known to be valid. Shape checks
+//! are always on.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::tensor::{Bool, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::{LossError, LossResult};
 
@@ -73,11 +77,102 @@ fn first_bad(data: TensorData, bad: impl Fn(f64) -> bool) -> Option<(Vec<usize>,
     Some((index, value))
 }
 
-fn any(mask: Tensor<1, Bool>) -> bool {
-    mask.into_scalar::<bool>()
+/// A check waiting for its read-back: a device number that is 0 when it passes, and the exact
+/// host-side test that names the offending element when it does not.
+struct Pending {
+    value: Tensor<1>,
+    exact: Box<dyn FnOnce() -> LossResult<()>>,
 }
 
-/// Every element of `x` must be finite.
+thread_local! {
+    /// The checks of the innermost open [`scope`] of this thread, if one is open.
+    static SCOPE: RefCell<Option<Vec<Pending>>> = const { RefCell::new(None) };
+}
+
+/// Closes the scope even when the loss panics, so later calls are not caught in it.
+struct ScopeGuard;
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        SCOPE.with_borrow_mut(|s| *s = None);
+    }
+}
+
+/// Runs `f` with its value checks gathered and read back together when it returns: one
+/// device transfer for all of them. A host-side error of `f` (a shape) is returned as is;
+/// otherwise the first failed check, in the order the checks were made, is the error. Nested
+/// scopes join the outermost one.
+pub(crate) fn scope<T>(f: impl FnOnce() -> LossResult<T>) -> LossResult<T> {
+    if !value_checks() || SCOPE.with_borrow(Option::is_some) {
+        return f();
+    }
+    SCOPE.with_borrow_mut(|s| *s = Some(Vec::new()));
+    let guard = ScopeGuard;
+    let result = f();
+    let pending = SCOPE.with_borrow_mut(Option::take).unwrap_or_default();
+    drop(guard);
+    let result = result?;
+    verify(pending)?;
+    Ok(result)
+}
+
+/// Reads every pending number back in one transfer and runs the exact test of each one that
+/// is not 0 (the number can flag a false alarm, such as an overflowing sum).
+fn verify(pending: Vec<Pending>) -> LossResult<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (values, exact): (Vec<Tensor<1>>, Vec<_>) =
+        pending.into_iter().map(|p| (p.value, p.exact)).unzip();
+    let values: Vec<f64> = Tensor::cat(values, 0).into_data().iter::<f64>().collect();
+    for (v, exact) in values.into_iter().zip(exact) {
+        if v != 0.0 {
+            exact()?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads `value` (0 when the check passes) at once, also inside a scope: for checks whose
+/// failure would make the formula itself fail (an out-of-range index in a gather).
+fn check_now(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()>) -> LossResult<()> {
+    if value.into_scalar::<f64>() != 0.0 {
+        exact()
+    } else {
+        Ok(())
+    }
+}
+
+/// `Σ x` as a `[1]` tensor by a tree reduction on every device (`sum` may be an atomic
+/// reduction on GPUs, much slower on large tensors); 0 for an empty tensor.
+fn total<const D: usize>(x: Tensor<D>) -> Tensor<1> {
+    let n = x.shape().num_elements();
+    if n == 0 {
+        return Tensor::zeros([1], &x.device());
+    }
+    x.reshape([n]).sum_dim(0)
+}
+
+/// Queues `value` (0 when the check passes) in the open scope, or reads it at once.
+fn check(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()> + 'static) -> LossResult<()> {
+    let value = value.inner();
+    let queued = SCOPE.with_borrow_mut(|s| match s {
+        Some(pending) => {
+            pending.push(Pending {
+                value: value.clone(),
+                exact: Box::new(exact),
+            });
+            None
+        }
+        None => Some(exact),
+    });
+    match queued {
+        Some(exact) => check_now(value, exact),
+        None => Ok(()),
+    }
+}
+
+/// Every element of `x` must be finite. Device number: `Σ 0·x`, 0 or NaN, never an overflow.
 pub(crate) fn finite<const D: usize>(
     loss: &'static str,
     arg: &'static str,
@@ -86,23 +181,21 @@ pub(crate) fn finite<const D: usize>(
     if !value_checks() {
         return Ok(());
     }
-    // Fast path: one reduction, no mask. A NaN or an infinity makes the sum non-finite; a
-    // non-finite sum of finite values (overflow) is sorted out by the exact scan below.
-    let sum = x.clone().inner().sum().into_scalar::<f64>();
-    if sum.is_finite() {
-        return Ok(());
-    }
-    match first_bad(x.to_data(), |v| !v.is_finite()) {
-        None => Ok(()),
-        Some((index, value)) => Err(LossError::new(
-            loss,
-            arg,
-            format!("must be finite; got {value} at index {index:?}"),
-        )),
-    }
+    let x = x.clone().inner();
+    let value = total(x.clone().mul_scalar(0.0));
+    check(value, move || {
+        match first_bad(x.to_data(), |v| !v.is_finite()) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("must be finite; got {value} at index {index:?}"),
+            )),
+        }
+    })
 }
 
-/// Every element of `x` must lie in `[lo, hi]`.
+/// Every element of `x` must lie in `[lo, hi]`. Device number: `Σ |x - clamp(x, lo, hi)|`.
 pub(crate) fn in_range<const D: usize>(
     loss: &'static str,
     arg: &'static str,
@@ -113,23 +206,21 @@ pub(crate) fn in_range<const D: usize>(
     if !value_checks() {
         return Ok(());
     }
-    let outside = x
-        .clone()
-        .lower_elem(lo)
-        .bool_or(x.clone().greater_elem(hi))
-        .bool_or(x.clone().is_nan());
-    if !any(outside.any()) {
-        return Ok(());
-    }
-    let (index, value) = first_bad(x.to_data(), |v| !(lo..=hi).contains(&v)).unwrap_or_default();
-    Err(LossError::new(
-        loss,
-        arg,
-        format!("must lie in [{lo}, {hi}]; got {value} at index {index:?}"),
-    ))
+    let x = x.clone().inner();
+    let value = total(x.clone().sub(x.clone().clamp(lo, hi)).abs());
+    check(value, move || {
+        match first_bad(x.to_data(), |v| !(lo..=hi).contains(&v)) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("must lie in [{lo}, {hi}]; got {value} at index {index:?}"),
+            )),
+        }
+    })
 }
 
-/// Every element of `x` must be -1 or +1.
+/// Every element of `x` must be -1 or +1. Device number: `Σ ||x| - 1|`.
 pub(crate) fn signs<const D: usize>(
     loss: &'static str,
     arg: &'static str,
@@ -138,23 +229,23 @@ pub(crate) fn signs<const D: usize>(
     if !value_checks() {
         return Ok(());
     }
-    let other = x
-        .clone()
-        .equal_elem(1.0)
-        .bool_or(x.clone().equal_elem(-1.0))
-        .bool_not();
-    if !any(other.any()) {
-        return Ok(());
-    }
-    let (index, value) = first_bad(x.to_data(), |v| v != 1.0 && v != -1.0).unwrap_or_default();
-    Err(LossError::new(
-        loss,
-        arg,
-        format!("must hold -1 or +1; got {value} at index {index:?}"),
-    ))
+    let x = x.clone().inner();
+    let value = total(x.clone().abs().sub_scalar(1.0).abs());
+    check(value, move || {
+        match first_bad(x.to_data(), |v| v != 1.0 && v != -1.0) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("must hold -1 or +1; got {value} at index {index:?}"),
+            )),
+        }
+    })
 }
 
-/// Every class index in `target` must lie in `[0, classes)` or equal `ignore_index`.
+/// Every class index in `target` must lie in `[0, classes)` or equal `ignore_index`. Device
+/// number: the count of other indices, read at once (a bad index would fail the gather that
+/// follows).
 pub(crate) fn class_indices<const D: usize>(
     loss: &'static str,
     target: &Tensor<D, Int>,
@@ -164,6 +255,7 @@ pub(crate) fn class_indices<const D: usize>(
     if !value_checks() {
         return Ok(());
     }
+    let target = target.clone().inner();
     let mut outside = target
         .clone()
         .lower_elem(0)
@@ -171,23 +263,39 @@ pub(crate) fn class_indices<const D: usize>(
     if let Some(ignore) = ignore_index {
         outside = outside.bool_and(target.clone().not_equal_elem(ignore));
     }
-    if !any(outside.any()) {
+    let value = total(outside.float());
+    check_now(value, move || {
+        let found = first_bad(target.to_data(), |v| {
+            (v < 0.0 || v >= classes as f64) && Some(v as i64) != ignore_index
+        });
+        let Some((index, value)) = found else {
+            return Ok(());
+        };
+        let allowed = match ignore_index {
+            Some(i) => format!("class indices in [0, {classes}) or ignore_index {i}"),
+            None => format!("class indices in [0, {classes})"),
+        };
+        Err(LossError::new(
+            loss,
+            "target",
+            format!("must hold {allowed}; got {value} at index {index:?}"),
+        ))
+    })
+}
+
+/// `value` must not be 0 (a denominator such as the total weight of a mean); `what` says what
+/// is expected. Device number: `[value = 0]`.
+pub(crate) fn nonzero(
+    loss: &'static str,
+    arg: &'static str,
+    value: &Tensor<1>,
+    what: &'static str,
+) -> LossResult<()> {
+    if !value_checks() {
         return Ok(());
     }
-    let ignore = ignore_index;
-    let (index, value) = first_bad(target.to_data(), |v| {
-        (v < 0.0 || v >= classes as f64) && Some(v as i64) != ignore
-    })
-    .unwrap_or_default();
-    let allowed = match ignore_index {
-        Some(i) => format!("class indices in [0, {classes}) or ignore_index {i}"),
-        None => format!("class indices in [0, {classes})"),
-    };
-    Err(LossError::new(
-        loss,
-        "target",
-        format!("must hold {allowed}; got {value} at index {index:?}"),
-    ))
+    let flag = value.clone().inner().equal_elem(0.0).float().sum();
+    check(flag, move || Err(LossError::new(loss, arg, what)))
 }
 
 /// `weight`, when given, must hold one finite value per class.

@@ -113,13 +113,12 @@ fn weighted_reduce(
         return Ok(reduce(per_row, reduction));
     }
     let total = w_t.sum();
-    if checks::value_checks() && total.clone().equal_elem(0.0).into_scalar::<bool>() {
-        return Err(LossError::new(
-            loss,
-            "target",
-            "must hold at least one non-ignored target of non-zero weight for the mean reduction",
-        ));
-    }
+    checks::nonzero(
+        loss,
+        "target",
+        &total,
+        "must hold at least one non-ignored target of non-zero weight for the mean reduction",
+    )?;
     Ok(per_row.sum().div(total))
 }
 
@@ -163,7 +162,7 @@ impl CrossEntropyLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
         let dims = target.dims();
-        Ok(unflatten(self.rows_int(input, target)?.0, dims))
+        checks::scope(|| Ok(unflatten(self.rows_int(input, target)?.0, dims)))
     }
 
     /// Per-sample losses; panics on the errors of [`Self::try_forward_no_reduction`].
@@ -193,8 +192,10 @@ impl CrossEntropyLoss {
         {
             return Ok(loss);
         }
-        let (per_row, w_t) = self.rows_int(input, target)?;
-        weighted_reduce(CE, per_row, w_t, self.reduction)
+        checks::scope(|| {
+            let (per_row, w_t) = self.rows_int(input, target)?;
+            weighted_reduce(CE, per_row, w_t, self.reduction)
+        })
     }
 
     /// The reduced loss for integer targets; panics on the errors of [`Self::try_forward`].
@@ -367,7 +368,7 @@ impl NllLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
         let dims = target.dims();
-        Ok(unflatten(self.rows_int(input, target)?.0, dims))
+        checks::scope(|| Ok(unflatten(self.rows_int(input, target)?.0, dims)))
     }
 
     /// Per-sample losses; panics on errors.
@@ -385,8 +386,10 @@ impl NllLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        let (per_row, w_t) = self.rows_int(input, target)?;
-        weighted_reduce(NLL, per_row, w_t, self.reduction)
+        checks::scope(|| {
+            let (per_row, w_t) = self.rows_int(input, target)?;
+            weighted_reduce(NLL, per_row, w_t, self.reduction)
+        })
     }
 
     /// The reduced loss; panics on errors.

@@ -37,9 +37,11 @@ macro_rules! pair_loss {
                     "input",
                     &input.dims(),
                 )?;
-                $crate::checks::finite($name, "input", &input)?;
-                $crate::checks::finite($name, "target", &target)?;
-                self.elementwise(input, target)
+                $crate::checks::scope(|| {
+                    $crate::checks::finite($name, "input", &input)?;
+                    $crate::checks::finite($name, "target", &target)?;
+                    self.elementwise(input, target)
+                })
             }
 
             /// Per-element losses, shaped like `input`.
@@ -71,8 +73,10 @@ macro_rules! pair_loss {
                 if let Some(loss) = $crate::pair::pair_loss!(@fast $fast, self, input, target) {
                     return Ok(loss);
                 }
-                let loss = self.try_forward_no_reduction(input, target)?;
-                Ok($crate::reduction::reduce(loss, self.reduction))
+                $crate::checks::scope(|| {
+                    let loss = self.try_forward_no_reduction(input, target)?;
+                    Ok($crate::reduction::reduce(loss, self.reduction))
+                })
             }
 
             /// The loss reduced by the configured [`Reduction`](crate::Reduction).
