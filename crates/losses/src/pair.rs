@@ -30,13 +30,7 @@ macro_rules! pair_loss {
                 input: burn::tensor::Tensor<D>,
                 target: burn::tensor::Tensor<D>,
             ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
-                $crate::checks::same_shape(
-                    $name,
-                    "target",
-                    &target.dims(),
-                    "input",
-                    &input.dims(),
-                )?;
+                $crate::pair::same_shape($name, &input, &target)?;
                 $crate::checks::scope(|| {
                     $crate::checks::finite($name, "input", &input)?;
                     $crate::checks::finite($name, "target", &target)?;
@@ -63,13 +57,7 @@ macro_rules! pair_loss {
                 input: burn::tensor::Tensor<D>,
                 target: burn::tensor::Tensor<D>,
             ) -> $crate::LossResult<burn::tensor::Tensor<1>> {
-                $crate::checks::same_shape(
-                    $name,
-                    "target",
-                    &target.dims(),
-                    "input",
-                    &input.dims(),
-                )?;
+                $crate::pair::same_shape($name, &input, &target)?;
                 if let Some(loss) = $crate::pair::pair_loss!(@fast $fast, self, input, target) {
                     return Ok(loss);
                 }
@@ -95,3 +83,12 @@ macro_rules! pair_loss {
 }
 
 pub(crate) use pair_loss;
+
+/// `target` must have the shape of `input`.
+pub(crate) fn same_shape<const D: usize>(
+    name: &'static str,
+    input: &burn::tensor::Tensor<D>,
+    target: &burn::tensor::Tensor<D>,
+) -> crate::LossResult<()> {
+    crate::checks::same_shape(name, "target", &target.dims(), "input", &input.dims())
+}
