@@ -5,12 +5,16 @@
 //!
 //! `cargo bench --bench losses` then `cargo run --release --example bench_report`.
 
+#[path = "support/env.rs"]
+mod env;
+
 use std::time::Duration;
 
 use burn::nn::loss as burn_loss;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use descent::losses::{self as ours, Reduction, set_value_checks};
+use env::list;
 
 /// Runs `f` as "descent" (input checks on, the default) and "descent_unchecked" (checks off).
 fn both(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, f: impl Fn()) {
@@ -18,14 +22,6 @@ fn both(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     set_value_checks(false);
     g.bench_function("descent_unchecked", |b| b.iter(&f));
     set_value_checks(true);
-}
-
-fn list(var: &str, default: &str) -> Vec<String> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect()
 }
 
 /// Backward of `loss`, then a read of the input's gradient to wait for the work.

@@ -7,6 +7,9 @@
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
 //! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run.
 
+#[path = "support/env.rs"]
+mod env;
+
 use std::time::Duration;
 
 use burn::module::{Module, Param};
@@ -14,6 +17,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use descent::optimizers as ours;
+use env::list;
 
 /// Three parameters: a weight matrix, a bias and an embedding-like block.
 #[derive(Module, Debug)]
@@ -127,14 +131,6 @@ fn optimizers() -> Vec<(&'static str, Factory, Option<Factory>)> {
             None,
         ),
     ]
-}
-
-fn list(var: &str, default: &str) -> Vec<String> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect()
 }
 
 /// Blocks until `p` has been computed (matters on wgpu, which runs asynchronously).

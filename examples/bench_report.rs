@@ -31,12 +31,10 @@ struct Args {
 /// fused implementation where PyTorch has one, else foreach; with the variant's name.
 fn pytorch_time(torch: &Value, group: &str) -> Option<(f64, String)> {
     let mut parts: Vec<&str> = group.split('/').collect();
-    let device = match parts.as_slice() {
-        ["step", _, _, _] => 2,
-        ["loss", _, _] => 2,
-        _ => return None,
-    };
-    parts[device] = "torch";
+    if !matches!(parts.as_slice(), ["step", _, _, _] | ["loss", _, _]) {
+        return None;
+    }
+    parts[2] = "torch"; // the device part
     let entry = torch.get("results")?.get(parts.join("/"))?;
     ["pytorch_fused", "pytorch_foreach", "pytorch"]
         .iter()

@@ -6,6 +6,8 @@
 //! `forward_no_reduction`, `try_forward` and `forward` (the reduction). A loss with a fused
 //! CPU kernel (`pair_loss!(Ty, NAME, fused)`) also provides
 //! `fused(&self, &input, &target) -> Option<Tensor<1>>`, which `try_forward` tries first.
+//! Shapes are checked once per entry point; the value checks and the formula run in one
+//! [`checks::scope`](crate::checks::scope), so they are read back in one transfer.
 
 /// Implements the shared entry points for a loss type named `$name` (PyTorch's name).
 macro_rules! pair_loss {
@@ -31,11 +33,18 @@ macro_rules! pair_loss {
                 target: burn::tensor::Tensor<D>,
             ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
                 $crate::pair::same_shape($name, &input, &target)?;
-                $crate::checks::scope(|| {
-                    $crate::checks::finite($name, "input", &input)?;
-                    $crate::checks::finite($name, "target", &target)?;
-                    self.elementwise(input, target)
-                })
+                $crate::checks::scope(|| self.checked(input, target))
+            }
+
+            /// The finiteness checks and the formula, for inputs of matching shapes.
+            fn checked<const D: usize>(
+                &self,
+                input: burn::tensor::Tensor<D>,
+                target: burn::tensor::Tensor<D>,
+            ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
+                $crate::checks::finite($name, "input", &input)?;
+                $crate::checks::finite($name, "target", &target)?;
+                self.elementwise(input, target)
             }
 
             /// Per-element losses, shaped like `input`.
@@ -62,7 +71,7 @@ macro_rules! pair_loss {
                     return Ok(loss);
                 }
                 $crate::checks::scope(|| {
-                    let loss = self.try_forward_no_reduction(input, target)?;
+                    let loss = self.checked(input, target)?;
                     Ok($crate::reduction::reduce(loss, self.reduction))
                 })
             }

@@ -104,18 +104,13 @@ impl Adadelta {
             fused::slice(&g),
             [fused::slice_mut(&mut v), fused::slice_mut(&mut u)],
             |p, g, [v, u]| {
-                let n = p.len();
-                let (g, v, u) = (&g[..n], &mut v[..n], &mut u[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [v, u], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     v[i] = v[i] * rho + gi * gi * c;
                     let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * gi;
                     u[i] = u[i] * rho + delta * delta * c;
                     p[i] -= delta * lr32;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

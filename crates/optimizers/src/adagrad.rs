@@ -113,16 +113,11 @@ impl Adagrad {
             fused::slice(&g),
             [fused::slice_mut(&mut sum)],
             |p, g, [s]| {
-                let n = p.len();
-                let (g, s) = (&g[..n], &mut s[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [s], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     s[i] += gi * gi;
                     p[i] -= gi / (s[i].sqrt() + eps) * clr;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

@@ -193,33 +193,23 @@ impl AdamCore {
             let (ms, vs) = (fused::slice_mut(&mut m), fused::slice_mut(&mut v));
             match vmax.as_mut() {
                 Some(x) => fused::run(ps, gs, [ms, vs, fused::slice_mut(x)], |p, g, [m, v, x]| {
-                    let n = p.len();
-                    let (g, m, v, x) = (&g[..n], &mut m[..n], &mut v[..n], &mut x[..n]);
-                    let mut ok = true;
-                    for i in 0..n {
-                        ok &= g[i].is_finite();
+                    fused::each!(p, g, [m, v, x], |i| {
                         let gi = fused::dir(g[i], p[i], sign, wd);
                         m[i] = m[i] * b1 + gi * c1;
                         v[i] = v[i] * b2 + gi * gi * c2;
                         x[i] = x[i].max(v[i]);
                         p[i] =
                             p[i] * decay - step_size * (m[i] / (x[i].sqrt() / bias_2_sqrt + eps));
-                    }
-                    ok
+                    })
                 }),
                 None => fused::run(ps, gs, [ms, vs], |p, g, [m, v]| {
-                    let n = p.len();
-                    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-                    let mut ok = true;
-                    for i in 0..n {
-                        ok &= g[i].is_finite();
+                    fused::each!(p, g, [m, v], |i| {
                         let gi = fused::dir(g[i], p[i], sign, wd);
                         m[i] = m[i] * b1 + gi * c1;
                         v[i] = v[i] * b2 + gi * gi * c2;
                         p[i] =
                             p[i] * decay - step_size * (m[i] / (v[i].sqrt() / bias_2_sqrt + eps));
-                    }
-                    ok
+                    })
                 }),
             }
         };

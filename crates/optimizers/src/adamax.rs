@@ -118,17 +118,12 @@ impl Adamax {
             fused::slice(&g),
             [fused::slice_mut(&mut m), fused::slice_mut(&mut u)],
             |p, g, [m, u]| {
-                let n = p.len();
-                let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [m, u], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     m[i] = m[i] * b1 + gi * c1;
                     u[i] = (u[i] * b2).max(gi.abs() + eps);
                     p[i] -= m[i] / u[i] * clr;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

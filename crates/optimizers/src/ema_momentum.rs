@@ -89,15 +89,10 @@ impl EmaMomentum {
             fused::slice(&g),
             [fused::slice_mut(&mut vel)],
             |p, g, [v]| {
-                let n = p.len();
-                let (g, v) = (&g[..n], &mut v[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [v], |i| {
                     v[i] = v[i] * b + fused::dir(g[i], p[i], 1.0, wd) * c;
                     p[i] -= v[i] * lr32;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

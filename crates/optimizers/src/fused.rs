@@ -89,6 +89,26 @@ where
         .reduce(|| true, |a, b| a && b)
 }
 
+/// The loop of a fused kernel over one chunk: `$body` runs for each index `$i` of the
+/// parameter `$p`, with the gradient `$g` and the states reborrowed to `$p`'s length (so the
+/// compiler drops the bounds checks and vectorises the loop); evaluates to whether every
+/// gradient element was finite. A macro rather than a function taking a closure: that
+/// version lost the vectorisation (Adam at 10M went from 8–14 ms to 37.6 ms).
+macro_rules! each {
+    ($p:ident, $g:ident, [$($s:ident),*], |$i:ident| $body:block) => {{
+        let n = $p.len();
+        let $g = &$g[..n];
+        $(let $s = &mut $s[..n];)*
+        let mut ok = true;
+        for $i in 0..n {
+            ok &= $g[$i].is_finite();
+            $body
+        }
+        ok
+    }};
+}
+pub(crate) use each;
+
 /// Panics (naming the optimizer) when the kernel saw a non-finite gradient and the checks
 /// are on.
 pub(crate) fn check(opt: &'static str, finite: bool) {

@@ -103,11 +103,7 @@ impl Lion {
             fused::slice(&g),
             [fused::slice_mut(&mut m)],
             |p, g, [m]| {
-                let n = p.len();
-                let (g, m) = (&g[..n], &mut m[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [m], |i| {
                     let gi = sign * g[i];
                     let c = m[i] * b1 + gi * c1;
                     // sign(0) = 0, as Burn's `sign` and jnp.sign.
@@ -120,8 +116,7 @@ impl Lion {
                     };
                     m[i] = m[i] * b2 + gi * c2;
                     p[i] -= (u + p[i] * wd) * lr32;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

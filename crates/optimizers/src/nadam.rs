@@ -141,18 +141,13 @@ impl NAdam {
             fused::slice(&g),
             [fused::slice_mut(&mut m), fused::slice_mut(&mut v)],
             |p, g, [m, v]| {
-                let n = p.len();
-                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [m, v], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     m[i] = m[i] * b1 + gi * c1;
                     v[i] = v[i] * b2 + gi * gi * c2;
                     let denom = (v[i] / bias_2).sqrt() + eps;
                     p[i] = p[i] * decay - (gi * grad_coef + m[i] * avg_coef) / denom;
-                }
-                ok
+                })
             },
         );
         fused::check(NAME, finite);

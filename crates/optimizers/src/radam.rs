@@ -140,31 +140,21 @@ impl RAdam {
         // Two loops, so that the branch is not taken per element.
         let finite = if rectified {
             fused::run(ps, gs, states, |p, g, [m, v]| {
-                let n = p.len();
-                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [m, v], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     m[i] = m[i] * b1 + gi * c1;
                     v[i] = v[i] * b2 + gi * gi * c2;
                     p[i] = p[i] * decay - m[i] / (v[i].sqrt() + eps) * coef;
-                }
-                ok
+                })
             })
         } else {
             fused::run(ps, gs, states, |p, g, [m, v]| {
-                let n = p.len();
-                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [m, v], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     m[i] = m[i] * b1 + gi * c1;
                     v[i] = v[i] * b2 + gi * gi * c2;
                     p[i] = p[i] * decay - m[i] * coef;
-                }
-                ok
+                })
             })
         };
         fused::check(NAME, finite);

@@ -137,60 +137,40 @@ impl RmsProp {
         // One loop per variant, so that each is a straight-line body the compiler vectorises.
         let finite = match (ga.as_mut(), buf.as_mut()) {
             (None, None) => fused::run(ps, gs, [vs], |p, g, [v]| {
-                let n = p.len();
-                let (g, v) = (&g[..n], &mut v[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [v], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     v[i] = v[i] * a + gi * gi * c;
                     p[i] -= gi / (v[i].sqrt() + eps) * lr32;
-                }
-                ok
+                })
             }),
             (Some(ga), None) => fused::run(ps, gs, [vs, fused::slice_mut(ga)], |p, g, [v, m]| {
-                let n = p.len();
-                let (g, v, m) = (&g[..n], &mut v[..n], &mut m[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [v, m], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     v[i] = v[i] * a + gi * gi * c;
                     m[i] = m[i] * a + gi * c;
                     p[i] -= gi / ((v[i] - m[i] * m[i]).sqrt() + eps) * lr32;
-                }
-                ok
+                })
             }),
             (None, Some(buf)) => fused::run(ps, gs, [vs, fused::slice_mut(buf)], |p, g, [v, b]| {
-                let n = p.len();
-                let (g, v, b) = (&g[..n], &mut v[..n], &mut b[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [v, b], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     v[i] = v[i] * a + gi * gi * c;
                     b[i] = b[i] * mu + gi / (v[i].sqrt() + eps);
                     p[i] -= b[i] * lr32;
-                }
-                ok
+                })
             }),
             (Some(ga), Some(buf)) => fused::run(
                 ps,
                 gs,
                 [vs, fused::slice_mut(ga), fused::slice_mut(buf)],
                 |p, g, [v, m, b]| {
-                    let n = p.len();
-                    let (g, v, m, b) = (&g[..n], &mut v[..n], &mut m[..n], &mut b[..n]);
-                    let mut ok = true;
-                    for i in 0..n {
-                        ok &= g[i].is_finite();
+                    fused::each!(p, g, [v, m, b], |i| {
                         let gi = fused::dir(g[i], p[i], sign, wd);
                         v[i] = v[i] * a + gi * gi * c;
                         m[i] = m[i] * a + gi * c;
                         b[i] = b[i] * mu + gi / ((v[i] - m[i] * m[i]).sqrt() + eps);
                         p[i] -= b[i] * lr32;
-                    }
-                    ok
+                    })
                 },
             ),
         };

@@ -117,13 +117,9 @@ impl Sgd {
                 fused::slice(&g),
                 [],
                 |p, g, []| {
-                    let g = &g[..p.len()];
-                    let mut ok = true;
-                    for i in 0..p.len() {
-                        ok &= g[i].is_finite();
+                    fused::each!(p, g, [], |i| {
                         p[i] -= lr32 * fused::dir(g[i], p[i], sign, wd);
-                    }
-                    ok
+                    })
                 },
             );
             fused::check(NAME, finite);
@@ -144,43 +140,28 @@ impl Sgd {
         let nesterov = self.nesterov;
         let finite = if first {
             fused::run(ps, gs, [bs], |p, g, [b]| {
-                let n = p.len();
-                let (g, b) = (&g[..n], &mut b[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [b], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     b[i] = gi;
                     let d = if nesterov { gi + b[i] * mu } else { b[i] };
                     p[i] -= d * lr32;
-                }
-                ok
+                })
             })
         } else if self.nesterov {
             fused::run(ps, gs, [bs], |p, g, [b]| {
-                let n = p.len();
-                let (g, b) = (&g[..n], &mut b[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [b], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     b[i] = b[i] * mu + gi * damp;
                     p[i] -= (gi + b[i] * mu) * lr32;
-                }
-                ok
+                })
             })
         } else {
             fused::run(ps, gs, [bs], |p, g, [b]| {
-                let n = p.len();
-                let (g, b) = (&g[..n], &mut b[..n]);
-                let mut ok = true;
-                for i in 0..n {
-                    ok &= g[i].is_finite();
+                fused::each!(p, g, [b], |i| {
                     let gi = fused::dir(g[i], p[i], sign, wd);
                     b[i] = b[i] * mu + gi * damp;
                     p[i] -= b[i] * lr32;
-                }
-                ok
+                })
             })
         };
         fused::check(NAME, finite);

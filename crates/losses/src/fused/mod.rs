@@ -158,6 +158,29 @@ fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s
     seen
 }
 
+/// Runs `work` over the parallel `items`, each with its `size`-long chunk of the gradient
+/// buffer `g` when there is one, and merges the results.
+pub(crate) fn with_grad<I, R>(
+    items: I,
+    g: Option<&mut [f32]>,
+    size: usize,
+    work: impl Fn(I::Item, Option<&mut [f32]>) -> R + Sync + Send,
+    identity: fn() -> R,
+    merge: fn(R, R) -> R,
+) -> R
+where
+    I: IndexedParallelIterator,
+    R: Send,
+{
+    match g {
+        Some(g) => items
+            .zip(g.par_chunks_mut(size))
+            .map(|(item, g)| work(item, Some(g)))
+            .reduce(identity, merge),
+        None => items.map(|item| work(item, None)).reduce(identity, merge),
+    }
+}
+
 /// Whether `input` (and `target`) can take a fused path: `f32` on flex or ndarray, the
 /// same device, and a target that carries no gradient.
 pub(crate) fn eligible<const D: usize, const DT: usize>(
@@ -191,23 +214,15 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
     let yb = descent_cpu::buffer(target.clone());
     let (x, y) = (descent_cpu::slice(&xb), descent_cpu::slice(&yb));
     let s = scale as f32;
-    let (seen, g) = if tracked {
-        let mut gb = descent_cpu::zeros(&xb);
-        let seen = x
-            .par_chunks(CHUNK)
-            .zip(y.par_chunks(CHUNK))
-            .zip(descent_cpu::slice_mut(&mut gb).par_chunks_mut(CHUNK))
-            .map(|((x, y), g)| chunk(kernel, x, y, Some(g), s))
-            .reduce(Seen::none, Seen::merge);
-        (seen, Some(gb))
-    } else {
-        let seen = x
-            .par_chunks(CHUNK)
-            .zip(y.par_chunks(CHUNK))
-            .map(|(x, y)| chunk(kernel, x, y, None, s))
-            .reduce(Seen::none, Seen::merge);
-        (seen, None)
-    };
+    let mut g = tracked.then(|| descent_cpu::zeros(&xb));
+    let seen = with_grad(
+        x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)),
+        g.as_mut().map(descent_cpu::slice_mut),
+        CHUNK,
+        |(x, y), g| chunk(kernel, x, y, g, s),
+        Seen::none,
+        Seen::merge,
+    );
     let checked = !value_checks()
         || (seen.nonfinite == 0.0 && (!K::UNIT_TARGET || (seen.lo >= 0.0 && seen.hi <= 1.0)));
     let value = seen.loss * scale;

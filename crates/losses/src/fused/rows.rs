@@ -5,7 +5,7 @@ use burn::tensor::{Int, Tensor};
 use rayon::prelude::*;
 use wide::f32x8;
 
-use super::{eligible, finish, load, scale};
+use super::{eligible, finish, load, scale, with_grad};
 use crate::Reduction;
 use crate::checks::value_checks;
 
@@ -51,8 +51,7 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
     let x = descent_cpu::slice(&xb);
     let (s, eps) = (scale as f32, eps as f32);
     let mut g = tracked.then(|| descent_cpu::zeros(&xb));
-    let work = |(rows, classes): (&[f32], &[i64]), g: Option<&mut [f32]>| -> (f64, f64) {
-        let mut g = g;
+    let work = |(rows, classes): (&[f32], &[i64]), mut g: Option<&mut [f32]>| -> (f64, f64) {
         let (mut loss, mut check) = (0.0f64, 0.0f64);
         for (i, (&t, xr)) in classes.iter().zip(rows.chunks_exact(c)).enumerate() {
             let gr = g.as_deref_mut().map(|g| &mut g[i * c..(i + 1) * c]);
@@ -65,20 +64,14 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
         }
         (loss, check)
     };
-    let add = |a: (f64, f64), b: (f64, f64)| (a.0 + b.0, a.1 + b.1);
-    let (loss, check) = match g.as_mut().map(descent_cpu::slice_mut) {
-        Some(g) => x
-            .par_chunks(ROWS * c)
-            .zip(classes.par_chunks(ROWS))
-            .zip(g.par_chunks_mut(ROWS * c))
-            .map(|(rows, g)| work(rows, Some(g)))
-            .reduce(|| (0.0, 0.0), add),
-        None => x
-            .par_chunks(ROWS * c)
-            .zip(classes.par_chunks(ROWS))
-            .map(|rows| work(rows, None))
-            .reduce(|| (0.0, 0.0), add),
-    };
+    let (loss, check) = with_grad(
+        x.par_chunks(ROWS * c).zip(classes.par_chunks(ROWS)),
+        g.as_mut().map(descent_cpu::slice_mut),
+        ROWS * c,
+        work,
+        || (0.0, 0.0),
+        |a, b| (a.0 + b.0, a.1 + b.1),
+    );
     let value = loss * scale;
     if (value_checks() && !check.is_finite()) || !value.is_finite() {
         return None;
