@@ -142,6 +142,9 @@ fn bench(c: &mut Criterion) {
     let devices = list("DESCENT_BENCH_DEVICES", "flex,ndarray");
     let sizes = list("DESCENT_BENCH_SIZES", "10k,1M,10M");
     let names = list("DESCENT_BENCH_OPTIMIZERS", "all");
+    if let Ok(k) = std::env::var("DESCENT_BENCH_CHECK_INTERVAL") {
+        ours::set_finite_check_interval(k.parse().expect("DESCENT_BENCH_CHECK_INTERVAL: a u32"));
+    }
     for device_name in &devices {
         let device = descent::device::device(device_name)
             .unwrap_or_else(|e| panic!("{e}"))

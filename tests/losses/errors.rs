@@ -45,9 +45,33 @@ fn mismatched_shapes() {
     assert_mentions(&err.to_string(), &["cross_entropy", "target", "[4]"]);
 }
 
+/// flex, ndarray and, where an adapter is found, wgpu (`DESCENT_REQUIRE_WGPU=1`, set by CI,
+/// makes a missing one a failure). Off the CPU the class-index check is read back with the
+/// loss's other checks, after the gather.
+fn all_devices() -> Vec<Device> {
+    let mut devices = vec![
+        device(),
+        descent::device::device("ndarray").expect("ndarray"),
+    ];
+    match descent::device::device("wgpu") {
+        Ok(d) => devices.push(d),
+        Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {
+            eprintln!("wgpu not run: {e} (set DESCENT_REQUIRE_WGPU=1 to require it)")
+        }
+        Err(e) => panic!("DESCENT_REQUIRE_WGPU is set but {e}"),
+    }
+    devices
+}
+
 #[test]
 fn class_index_out_of_range() {
-    let d = device();
+    for d in all_devices() {
+        class_index_out_of_range_on(d.clone());
+        class_index_out_of_range_on(d.autodiff());
+    }
+}
+
+fn class_index_out_of_range_on(d: Device) {
     let logits = Tensor::<2>::zeros([3, 4], &d);
     let target = Tensor::<1, Int>::from_ints([0, 4, 1], &d);
     let err = CrossEntropyLossConfig::new()
@@ -78,7 +102,6 @@ fn class_index_out_of_range() {
     let err = softmax_err(&d);
     assert_mentions(&err, &["softmax_focal_loss", "target"]);
     let msg = panic_message(|| {
-        let d = device();
         cross_entropy(
             Tensor::<2>::zeros([1, 2], &d),
             Tensor::<1, Int>::from_ints([2], &d),

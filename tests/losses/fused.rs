@@ -16,18 +16,24 @@ fn devices() -> [Device; 2] {
     [Device::flex(), Device::ndarray()]
 }
 
-/// Value and input gradient of `loss` at `x`, through the fused (`true`) or generic path.
+/// Value and input gradient of `loss` at `x` on the autodiff device `ad`, through the fused
+/// (`true`) or generic path. The fused run must have been served by the fused path.
 fn run<const D: usize>(
     fused: bool,
+    ad: &Device,
     x: &Tensor<D>,
     loss: &dyn Fn(Tensor<D>) -> Tensor<1>,
 ) -> (Vec<f32>, Vec<f32>) {
     set_fused_losses(fused);
-    let leaf = Tensor::<D>::from_data(x.to_data(), &x.device().autodiff()).require_grad();
+    let calls = fused_loss_calls();
+    let leaf = Tensor::<D>::from_data(x.to_data(), ad).require_grad();
     let out = loss(leaf.clone());
     let grads = out.backward();
     let g = leaf.grad(&grads).expect("a gradient for the input");
     set_fused_losses(true);
+    if fused {
+        assert!(fused_loss_calls() > calls, "the fused path was not taken");
+    }
     (
         out.to_data().try_to_vec::<f32>().unwrap(),
         g.to_data().try_to_vec::<f32>().unwrap(),
@@ -48,8 +54,18 @@ fn assert_close(what: &str, a: &[f32], b: &[f32]) {
 /// Both paths on `x`, compared; the gradient must not be all zeros (the test would then
 /// prove nothing).
 fn agree<const D: usize>(what: &str, x: Tensor<D>, loss: &dyn Fn(Tensor<D>) -> Tensor<1>) {
-    let (v1, g1) = run(true, &x, loss);
-    let (v0, g0) = run(false, &x, loss);
+    agree_on(what, &x.device().autodiff(), x, loss)
+}
+
+/// [`agree`] on the autodiff device `ad`.
+fn agree_on<const D: usize>(
+    what: &str,
+    ad: &Device,
+    x: Tensor<D>,
+    loss: &dyn Fn(Tensor<D>) -> Tensor<1>,
+) {
+    let (v1, g1) = run(true, ad, &x, loss);
+    let (v0, g0) = run(false, ad, &x, loss);
     assert_close(&format!("{what} value"), &v1, &v0);
     assert_close(&format!("{what} grad"), &g1, &g0);
     assert!(g1.iter().any(|&g| g != 0.0), "{what}: zero gradient");
@@ -126,6 +142,41 @@ fn fused_losses_match_the_generic_path() {
                     },
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn fused_gradients_flow_through_later_operations_and_checkpointing() {
+    let _guard = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    for d in devices() {
+        let x = Tensor::<1>::random([517], Distribution::Normal(0.0, 2.0), &d);
+        let y = Tensor::<1>::random([517], Distribution::Bernoulli(0.4), &d);
+        let logits = Tensor::<2>::random([9, 7], Distribution::Normal(0.0, 2.0), &d);
+        for ad in [
+            d.clone().autodiff(),
+            d.clone().autodiff().gradient_checkpointing(),
+        ] {
+            let tag = format!("{ad:?} {:?}", ad.gradient_checkpointing_strategy());
+            // An upstream gradient other than 1 (3 + 2L) and two fused losses on one input,
+            // whose gradients add up.
+            agree_on(&format!("3L + L² + mse, {tag}"), &ad, x.clone(), &|x| {
+                let y = Tensor::<1>::from_data(y.to_data(), &x.device());
+                let l = binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean);
+                l.clone()
+                    .mul_scalar(3.0)
+                    .add(l.powi_scalar(2))
+                    .add(mse_loss(x, y, Reduction::Sum))
+            });
+            agree_on(
+                &format!("cross_entropy / 4, {tag}"),
+                &ad,
+                logits.clone(),
+                &|x| {
+                    let y = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 0, 1], &x.device());
+                    cross_entropy(x, y, Reduction::Mean).div_scalar(4.0)
+                },
+            );
         }
     }
 }

@@ -188,9 +188,11 @@ fn nan_gradients_without_a_scaler_stop_the_step() {
     assert_mentions(&msg, &["lbfgs", "loss", "finite"]);
 }
 
-/// Off the CPU devices the finite check is deferred: a NaN gradient is found by the next
-/// read-back (every `DEFERRED_CHECKS` tensors, or `check_pending_grads`), not lost. Runs on
-/// wgpu; `DESCENT_REQUIRE_WGPU=1` (set by CI) makes a missing adapter a failure.
+/// Off the CPU devices the finite check is deferred: a non-finite gradient is found by a
+/// later read-back (every `DEFERRED_CHECKS` updates, or `check_pending_grads`), not lost.
+/// With an interval of 1 every gradient is checked; with the default interval the parameter
+/// it leaves non-finite is found a few updates later, also for Lion, whose update is a sign.
+/// Runs on wgpu; `DESCENT_REQUIRE_WGPU=1` (set by CI) makes a missing adapter a failure.
 #[test]
 fn nan_gradients_off_the_cpu_are_found_by_the_deferred_check() {
     let device = match descent::device::device("wgpu") {
@@ -202,45 +204,53 @@ fn nan_gradients_off_the_cpu_are_found_by_the_deferred_check() {
         Err(e) => panic!("DESCENT_REQUIRE_WGPU is set but {e}"),
     };
     let inner = device.clone().inner();
-    let nan_grads = |net: &Net| {
+    let bad_grads = move |net: &Net, bad: f32, inner: &burn::tensor::Device| {
         let mut grads = GradientsParams::new();
         grads.register(
             net.w.id,
             Tensor::<2>::from_data(
-                TensorData::new(vec![0.1f32, f32::NAN, 0.0, 0.0, 0.0, 0.0], [3, 2]),
-                &inner,
+                TensorData::new(vec![0.1f32, bad, 0.0, 0.0, 0.0, 0.0], [3, 2]),
+                inner,
             ),
         );
         grads
     };
-    // Finite gradients pass the read-back.
+    // Interval 1: finite gradients pass the read-back, a NaN one fails the next one.
+    set_finite_check_interval(1);
     let net = Net::new(&device);
     let mut optim = AdamConfig::new().init();
     let (x, y) = data(&device);
     let grads = mse_grads(&net, x, y);
     let net = optim.step(0.01, net, grads);
     check_pending_grads();
-    // A NaN gradient is reported by the explicit read-back...
-    let grads = nan_grads(&net);
+    let grads = bad_grads(&net, f32::NAN, &inner);
     let msg = panic_message(move || {
         let _ = optim.step(0.01, net, grads);
         check_pending_grads();
     });
+    set_finite_check_interval(FINITE_CHECK_INTERVAL);
     assert_mentions(&msg, &["adam", "grad", "finite"]);
-    // ...and by the periodic one, after at most DEFERRED_CHECKS tensors.
-    let msg = panic_message(move || {
-        let device = descent::device::device("wgpu").unwrap().autodiff();
-        let mut optim = SgdConfig::new().init();
-        let mut net = Net::new(&device);
-        let grads = nan_grads(&net);
-        net = optim.step(0.01, net, grads);
-        for _ in 0..DEFERRED_CHECKS {
-            let (x, y) = data(&device);
-            let grads = mse_grads(&net, x, y);
-            net = optim.step(0.01, net, grads);
-        }
-    });
-    assert_mentions(&msg, &["sgd", "grad", "finite"]);
+    // The default interval: the periodic read-back finds the parameter a NaN gradient (SGD)
+    // or an infinite one (Lion: sign(±inf) is finite, its momentum is not) left behind.
+    let limit = 64 * FINITE_CHECK_INTERVAL as usize + DEFERRED_CHECKS;
+    for (name, bad) in [("sgd", f32::NAN), ("lion", f32::INFINITY)] {
+        let device = device.clone();
+        let msg = panic_message(move || {
+            let mut optim = match name {
+                "sgd" => SgdConfig::new().init(),
+                _ => LionConfig::new().init(),
+            };
+            let net = Net::new(&device);
+            let grads = bad_grads(&net, bad, &device.clone().inner());
+            let mut net = optim.step(0.01, net, grads);
+            for _ in 0..limit {
+                let (x, y) = data(&device);
+                let grads = mse_grads(&net, x, y);
+                net = optim.step(0.01, net, grads);
+            }
+        });
+        assert_mentions(&msg, &[name, "parameter", "finite"]);
+    }
 }
 
 #[test]

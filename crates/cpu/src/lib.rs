@@ -80,7 +80,14 @@ pub fn buffer<const D: usize>(t: Tensor<D>) -> Buffer {
 /// A zero buffer shaped like `like`.
 pub fn zeros(like: &Buffer) -> Buffer {
     match like {
-        Buffer::Flex(t) => Buffer::Flex(FlexTensor::zeros(t.layout().shape().clone(), DType::F32)),
+        // `FlexTensor::zeros` allocates bytes and then, when the allocator's pointer is not
+        // aligned to 64 (large blocks usually are not), copies them into an aligned block:
+        // twice the fresh memory. A typed fill keeps the one zeroed `f32` allocation.
+        Buffer::Flex(t) => Buffer::Flex(FlexTensor::filled_typed(
+            t.layout().shape().clone(),
+            DType::F32,
+            0.0f32,
+        )),
         Buffer::Nd(a) => Buffer::Nd(ArcArray::zeros(a.raw_dim())),
     }
 }

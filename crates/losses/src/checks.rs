@@ -240,8 +240,9 @@ pub(crate) fn signs<const D: usize>(
 }
 
 /// Every class index in `target` must lie in `[0, classes)` or equal `ignore_index`. Device
-/// number: the count of other indices, read at once (a bad index would fail the gather that
-/// follows).
+/// number: the count of other indices. On the CPU devices it is read at once (a bad index
+/// would make the gather that follows panic); elsewhere it joins the open scope, whose
+/// read-back discards the loss before it is returned.
 pub(crate) fn class_indices<const D: usize>(
     loss: &'static str,
     target: &Tensor<D, Int>,
@@ -260,7 +261,8 @@ pub(crate) fn class_indices<const D: usize>(
         outside = outside.bool_and(target.clone().not_equal_elem(ignore));
     }
     let value = total(outside.float());
-    check_now(value, move || {
+    let on_cpu = descent_cpu::is_cpu(&target.device());
+    let exact = move || {
         let found = first_bad(target.to_data(), |v| {
             (v < 0.0 || v >= classes as f64) && Some(v as i64) != ignore_index
         });
@@ -276,7 +278,12 @@ pub(crate) fn class_indices<const D: usize>(
             "target",
             format!("must hold {allowed}; got {value} at index {index:?}"),
         ))
-    })
+    };
+    if on_cpu {
+        check_now(value, exact)
+    } else {
+        check(value, exact)
+    }
 }
 
 /// `value` must not be 0 (a denominator such as the total weight of a mean); `what` says what

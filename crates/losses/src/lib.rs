@@ -74,7 +74,7 @@ pub use cosine_embedding::*;
 pub use cross_entropy::*;
 pub use error::{LossError, LossResult};
 pub use focal::*;
-pub use fused::{fused_losses, set_fused_losses};
+pub use fused::{fused_loss_calls, fused_losses, set_fused_losses};
 pub use gaussian_nll::*;
 pub use hinge::*;
 pub use hinge_embedding::*;

@@ -138,7 +138,7 @@ impl Optimizer for Adadelta {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (square_avg, acc_delta) = match state {
             Some(s) => (s.square_avg, s.acc_delta),

@@ -145,7 +145,7 @@ impl Optimizer for Adagrad {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (sum, step) = match state {
             Some(s) => (s.sum, s.step + 1),

@@ -245,7 +245,7 @@ impl Optimizer for Adam {
                 .update_flex(NAME, lr, tensor, grad, state, sign, wd, 1.0);
             return (tensor, Some(state));
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (tensor, state) = self.core.update(lr, tensor, g, state);
         (tensor, Some(state))

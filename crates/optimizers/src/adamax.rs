@@ -152,7 +152,7 @@ impl Optimizer for Adamax {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (exp_avg, exp_inf, step) = match state {
             Some(s) => (s.exp_avg, s.exp_inf, s.step + 1),

@@ -87,7 +87,7 @@ impl Optimizer for AdamW {
                 .update_flex(NAME, lr, tensor, grad, state, sign, 0.0, decay);
             return (tensor, Some(state));
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, 0.0);
         let tensor = decay_decoupled(tensor, lr, self.weight_decay);
         let (tensor, state) = self.core.update(lr, tensor, g, state);

@@ -119,7 +119,7 @@ impl Optimizer for EmaMomentum {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, false, self.weight_decay);
         let velocity = state.map_or_else(|| tensor.zeros_like(), |s| s.velocity);
         let velocity = ema(velocity, g, self.beta);

@@ -51,7 +51,10 @@ pub use adagrad::*;
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::*;
 pub use adamw::*;
-pub use checks::{DEFERRED_CHECKS, check_pending_grads, finite_checks, set_finite_checks};
+pub use checks::{
+    DEFERRED_CHECKS, FINITE_CHECK_INTERVAL, check_pending_grads, finite_check_interval,
+    finite_checks, set_finite_check_interval, set_finite_checks,
+};
 pub use clip::{NormType, clip_grad_norm, clip_grad_value, grad_norm};
 pub use ema_momentum::*;
 pub use error::{OptimError, OptimResult};

@@ -143,7 +143,7 @@ impl Optimizer for Lion {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, 0.0);
         let exp_avg = state.map_or_else(|| tensor.zeros_like(), |s| s.exp_avg);
         let update = ema(exp_avg.clone(), g.clone(), self.beta_1).sign();
@@ -152,6 +152,13 @@ impl Optimizer for Lion {
             update + tensor.clone().mul_scalar(self.weight_decay)
         } else {
             update
+        };
+        // The update is a sign, finite even where the momentum is not: `0·m` keeps a
+        // non-finite momentum visible in the parameter for the deferred finite check.
+        let tensor = if checks::finite_checks() && !descent_cpu::is_cpu(&tensor.device()) {
+            tensor + exp_avg.clone().mul_scalar(0.0)
+        } else {
+            tensor
         };
         (tensor - update.mul_scalar(lr), Some(LionState { exp_avg }))
     }

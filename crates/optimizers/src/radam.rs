@@ -183,7 +183,7 @@ impl Optimizer for RAdam {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let (g, tensor) = if self.decoupled_weight_decay {
             let g = direction(grad, &tensor, self.maximize, 0.0);
             (g, decay_decoupled(tensor, lr, self.weight_decay))

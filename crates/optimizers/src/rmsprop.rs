@@ -200,7 +200,7 @@ impl Optimizer for RmsProp {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (square_avg, grad_avg, momentum_buffer) = match state {
             Some(s) => (s.square_avg, s.grad_avg, s.momentum_buffer),

@@ -188,7 +188,7 @@ impl Optimizer for Sgd {
         if fused::eligible(&tensor, &grad) {
             return self.step_flex(lr, tensor, grad, state);
         }
-        checks::finite_grad(NAME, &grad);
+        checks::finite_grad(NAME, &grad, &tensor);
         let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         if self.momentum == 0.0 {
             return (tensor - g.mul_scalar(lr), None);

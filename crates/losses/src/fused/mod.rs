@@ -5,33 +5,33 @@
 //! buffers are reachable ([`descent_cpu`]), so the losses benchmarked against PyTorch (MSE,
 //! BCE-with-logits, sigmoid focal, cross-entropy over class indices) compute, in one parallel
 //! SIMD pass over the input and target, the reduced loss, `∂L/∂x` and the input checks.
-//! The gradient is attached to the input with a surrogate whose backward is one product:
-//!
-//! ```text
-//! L = value + (x·g - stop_gradient(x·g)),   x·g = Σ_i x_i g_i
-//! ∂L/∂x = upstream · g
-//! ```
+//! The gradient is saved in Burn's autodiff graph by a custom operation ([`attach`]), whose
+//! backward is `upstream · g`: nothing at all for `L.backward()`.
 //!
 //! The fused path is taken for `mean` and `sum` reductions of `f32` tensors on flex or
 //! ndarray whose target carries no gradient; everything else (other devices, `none`, weights
 //! per element, a tracked target) takes the generic path. When a check fails, or the result
 //! is not finite, the generic path runs instead and reports the error or the IEEE result, so
-//! the two paths agree on what is an error. The surrogate is first-order: a second derivative
-//! through it is zero.
+//! the two paths agree on what is an error. Like the rest of Burn's autodiff, the fused
+//! losses are first-order.
 
+pub(crate) mod attach;
 pub(crate) mod rows;
 pub(crate) mod simd;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 use wide::f32x8;
+
+pub(crate) use attach::attach;
 
 use crate::Reduction;
 use crate::checks::value_checks;
 
 static FUSED: AtomicBool = AtomicBool::new(true);
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// Turns the fused forward + backward of the CPU devices on or off (on by default). Off,
 /// every device takes the generic path of tensor operations (same numbers within rounding,
@@ -43,6 +43,12 @@ pub fn set_fused_losses(enabled: bool) {
 /// Whether the fused losses are on (see [`set_fused_losses`]).
 pub fn fused_losses() -> bool {
     FUSED.load(Ordering::Relaxed)
+}
+
+/// How many loss calls the fused path has served in this process (all threads): for tests
+/// and profiling, to see that a call took it.
+pub fn fused_loss_calls() -> u64 {
+    CALLS.load(Ordering::Relaxed)
 }
 
 /// Elements per parallel task.
@@ -67,10 +73,9 @@ pub(crate) trait Pointwise: Sync {
     fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8);
 }
 
-/// What one pass saw: the loss sum, `Σ|x·g|` (the surrogate's size), and the input checks.
+/// What one pass saw: the loss sum and the input checks.
 struct Seen {
     loss: f64,
-    dot: f64,
     /// NaN when an input or target element was not finite.
     nonfinite: f32,
     lo: f32,
@@ -81,7 +86,6 @@ impl Seen {
     fn none() -> Self {
         Self {
             loss: 0.0,
-            dot: 0.0,
             nonfinite: 0.0,
             lo: f32::INFINITY,
             hi: f32::NEG_INFINITY,
@@ -91,7 +95,6 @@ impl Seen {
     fn merge(a: Self, b: Self) -> Self {
         Self {
             loss: a.loss + b.loss,
-            dot: a.dot + b.dot,
             nonfinite: a.nonfinite + b.nonfinite,
             lo: a.lo.min(b.lo),
             hi: a.hi.max(b.hi),
@@ -106,7 +109,7 @@ fn load(s: &[f32]) -> f32x8 {
 /// One chunk: the loss, the scaled gradient (when `g` is given) and the checks.
 fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s: f32) -> Seen {
     let zero = f32x8::ZERO;
-    let (mut loss, mut dot) = (0.0f64, 0.0f64);
+    let mut loss = 0.0f64;
     let (mut nonfinite, mut lo, mut hi) = (
         zero,
         f32x8::splat(f32::INFINITY),
@@ -117,7 +120,7 @@ fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s
     let mut start = 0;
     while start < full {
         let end = (start + 8 * BLOCK).min(full);
-        let (mut l_acc, mut d_acc) = (zero, zero);
+        let mut l_acc = zero;
         for i in (start..end).step_by(8) {
             let (xv, yv) = (load(&x[i..i + 8]), load(&y[i..i + 8]));
             let (l, d) = k.eval(xv, yv);
@@ -126,18 +129,14 @@ fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s
             lo = lo.fast_min(yv);
             hi = hi.fast_max(yv);
             if let Some(g) = g.as_deref_mut() {
-                let gv = d * sv;
-                g[i..i + 8].copy_from_slice(&gv.to_array());
-                d_acc += (xv * gv).abs();
+                g[i..i + 8].copy_from_slice(&(d * sv).to_array());
             }
         }
         loss += l_acc.to_array().iter().map(|&v| v as f64).sum::<f64>();
-        dot += d_acc.to_array().iter().map(|&v| v as f64).sum::<f64>();
         start = end;
     }
     let mut seen = Seen {
         loss,
-        dot,
         nonfinite: nonfinite.reduce_add(),
         lo: lo.to_array().into_iter().fold(f32::INFINITY, f32::min),
         hi: hi.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max),
@@ -152,7 +151,6 @@ fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s
         seen.hi = seen.hi.max(y[i]);
         if let Some(g) = g.as_deref_mut() {
             g[i] = d;
-            seen.dot += (x[i] * d).abs() as f64;
         }
     }
     seen
@@ -226,26 +224,8 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
     let checked = !value_checks()
         || (seen.nonfinite == 0.0 && (!K::UNIT_TARGET || (seen.lo >= 0.0 && seen.hi <= 1.0)));
     let value = seen.loss * scale;
-    if !checked || !value.is_finite() || !seen.dot.is_finite() || seen.dot > f32::MAX as f64 {
+    if !checked || !value.is_finite() {
         return None;
     }
-    Some(finish(value, input, g))
-}
-
-/// The loss value as a tensor on `input`'s device, with the gradient `g` (already scaled,
-/// shaped like `input`) attached to `input` through the surrogate of the module documentation.
-pub(crate) fn finish<const D: usize>(
-    value: f64,
-    input: &Tensor<D>,
-    g: Option<descent_cpu::Buffer>,
-) -> Tensor<1> {
-    let device = input.device();
-    let out = Tensor::<1>::from_data(TensorData::new(vec![value as f32], [1]), &device);
-    let Some(g) = g else { return out };
-    let n = input.shape().num_elements();
-    // The buffer becomes a tensor without a copy, untracked on the autodiff device.
-    let g = descent_cpu::tensor::<D>(g).reshape([n]).autodiff();
-    // x·g as a product and a sum: cheaper on the CPU devices than a [1, n] @ [n, 1] matmul.
-    let dot = input.clone().reshape([n]).mul(g).sum();
-    out.add(dot.clone().sub(dot.detach()))
+    attach(value, input, g)
 }

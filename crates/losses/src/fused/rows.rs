@@ -5,7 +5,7 @@ use burn::tensor::{Int, Tensor};
 use rayon::prelude::*;
 use wide::f32x8;
 
-use super::{eligible, finish, load, scale, with_grad};
+use super::{attach, eligible, load, scale, with_grad};
 use crate::Reduction;
 use crate::checks::value_checks;
 
@@ -76,7 +76,7 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
     if (value_checks() && !check.is_finite()) || !value.is_finite() {
         return None;
     }
-    Some(finish(value, input, g))
+    attach(value, input, g)
 }
 
 /// One row: returns `(ℓ, Σ_c x_c)` and writes `s · ∂ℓ/∂x` into `g` when given.
