@@ -16,6 +16,7 @@
 //! losses are first-order.
 
 pub(crate) mod attach;
+pub(crate) mod expf;
 pub(crate) mod rows;
 pub(crate) mod simd;
 
