@@ -6,6 +6,8 @@
 //!
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
 //! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run.
+//! L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
+//! loss, its closure evaluated through autodiff, since its step is not a gradient update.
 
 #[path = "support/env.rs"]
 mod env;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descent::optimizers as ours;
 use env::list;
 
@@ -187,8 +189,71 @@ fn bench(c: &mut Criterion) {
                 }
                 group.finish();
             }
+            if names[0] == "all" || names.iter().any(|n| n == "lbfgs") {
+                lbfgs(c, device_name, size, &device);
+            }
         }
     }
+}
+
+/// `Σ ½x² + ¼x⁴` over the parameters: smooth, convex, not quadratic (so L-BFGS does not
+/// finish in one iteration), and its loss and gradients through autodiff.
+fn quartic(p: Params) -> (f64, GradientsParams) {
+    let term = |x: Tensor<1>| {
+        (x.clone().powi_scalar(2).mul_scalar(0.5) + x.powi_scalar(4).mul_scalar(0.25)).sum()
+    };
+    let loss = term(p.w.val().flatten(0, 1)) + term(p.b.val()) + term(p.e.val().flatten(0, 1));
+    let value = loss.clone().into_scalar::<f64>();
+    (value, GradientsParams::from_grads(loss.backward(), &p))
+}
+
+/// One L-BFGS `step` (4 iterations at most, 4 pairs of history, no line search) from fresh
+/// parameters and a fresh optimizer, on [`quartic`]: this project's against Burn's.
+fn lbfgs(
+    c: &mut Criterion,
+    device_name: &str,
+    size: &(&str, [usize; 2], usize, [usize; 2]),
+    device: &Device,
+) {
+    use burn::optim::{LBFGS, LBFGSConfig};
+    let mut group = c.benchmark_group(format!("step/lbfgs/{device_name}/{}", size.0));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let (p, _) = params(size, device);
+    let fresh = || p.clone();
+    group.bench_function("descent", |bench| {
+        bench.iter_batched(
+            || {
+                (
+                    fresh(),
+                    ours::LbfgsConfig::new()
+                        .with_max_iter(4)
+                        .with_history_size(4)
+                        .init(),
+                )
+            },
+            |(p, mut optim): (Params, ours::Lbfgs)| sync(&optim.step(1.0, p, quartic).0),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("burn", |bench| {
+        bench.iter_batched(
+            || {
+                (
+                    fresh(),
+                    LBFGSConfig::new()
+                        .with_max_iter(4)
+                        .with_history_size(4)
+                        .init(),
+                )
+            },
+            |(p, mut optim): (Params, LBFGS)| sync(&optim.step(1.0, p, quartic).0),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

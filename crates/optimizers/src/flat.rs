@@ -5,16 +5,31 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 
+/// Appends the elements of `t` as `f64`. An `f32` tensor on a CPU device is read from its
+/// buffer (Burn's `to_data` on ndarray iterates element by element); elsewhere the data are
+/// read back and widened, by a plain loop for `f32` and Burn's conversion otherwise.
+fn extend_f64<const D: usize>(out: &mut Vec<f64>, t: Tensor<D>) {
+    if descent_cpu::is_cpu_f32(&t) {
+        let buffer = descent_cpu::buffer(t);
+        out.extend(descent_cpu::slice(&buffer).iter().map(|&v| f64::from(v)));
+        return;
+    }
+    let data = t.into_data();
+    match data.as_slice::<f32>() {
+        Ok(values) => out.extend(values.iter().map(|&v| f64::from(v))),
+        Err(_) => out.extend(
+            data.try_to_vec_as::<f64>()
+                .expect("float tensors convert to f64"),
+        ),
+    }
+}
+
 /// Every float parameter of `module`, in visit order, flattened and concatenated.
 pub fn params<M: Module>(module: &M) -> Vec<f64> {
     struct Collect(Vec<f64>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let data = param.val().to_data();
-            self.0.extend(
-                data.try_to_vec_as::<f64>()
-                    .expect("float parameters convert to f64"),
-            );
+            extend_f64(&mut self.0, param.val());
         }
     }
     let mut visitor = Collect(Vec::new());
@@ -32,11 +47,7 @@ pub fn grads<M: Module>(module: &M, grads: &GradientsParams) -> Vec<f64> {
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             match self.grads.get::<D>(param.id) {
-                Some(g) => self.out.extend(
-                    g.to_data()
-                        .try_to_vec_as::<f64>()
-                        .expect("float gradients convert to f64"),
-                ),
+                Some(g) => extend_f64(&mut self.out, g),
                 None => {
                     let n = param.val().shape().num_elements();
                     self.out.extend(std::iter::repeat_n(0.0, n));

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::checks;
 use crate::error::{OptimError, OptimResult, or_panic};
 use crate::flat;
-use crate::line_search::{dot, max_abs, strong_wolfe};
+use crate::line_search::strong_wolfe;
+use crate::vector::{axpy, dot, max_abs, scale, zip_map};
 
 const NAME: &str = "lbfgs";
 
@@ -192,8 +193,8 @@ impl Lbfgs {
                 st.h_diag = 1.0;
             } else {
                 let prev = st.prev_flat_grad.as_deref().unwrap_or(&[]);
-                let y: Vec<f64> = flat_grad.iter().zip(prev).map(|(a, b)| a - b).collect();
-                let s: Vec<f64> = d.iter().map(|v| v * t).collect();
+                let y = zip_map(&flat_grad, prev, |a, b| a - b);
+                let s = zip_map(&d, &d, |v, _| v * t);
                 let ys = dot(&y, &s);
                 if ys > 1e-10 {
                     if st.old_dirs.len() == self.history_size {
@@ -280,28 +281,24 @@ impl Lbfgs {
 
 /// `θ ← θ + t d`.
 fn add_step(x: &mut [f64], t: f64, d: &[f64]) {
-    for (xi, di) in x.iter_mut().zip(d) {
-        *xi += t * di;
-    }
+    axpy(x, t, d);
 }
 
 /// The two-loop recursion: `−H g` from the stored pairs and `H₀ = γ I`.
 fn two_loop(st: &LbfgsState, grad: &[f64]) -> Vec<f64> {
     let n = st.old_dirs.len();
     let mut al = vec![0.0; n];
-    let mut q: Vec<f64> = grad.iter().map(|g| -g).collect();
+    let mut q = zip_map(grad, grad, |g, _| -g);
     for i in (0..n).rev() {
         al[i] = dot(&st.old_stps[i], &q) * st.ro[i];
-        for (qj, yj) in q.iter_mut().zip(&st.old_dirs[i]) {
-            *qj -= al[i] * yj;
-        }
+        axpy(&mut q, -al[i], &st.old_dirs[i]);
     }
-    let mut r: Vec<f64> = q.iter().map(|v| v * st.h_diag).collect();
+    // r = γ q, in q's buffer.
+    let mut r = q;
+    scale(&mut r, st.h_diag);
     for (i, al_i) in al.iter().enumerate() {
         let be_i = dot(&st.old_dirs[i], &r) * st.ro[i];
-        for (rj, sj) in r.iter_mut().zip(&st.old_stps[i]) {
-            *rj += (al_i - be_i) * sj;
-        }
+        axpy(&mut r, al_i - be_i, &st.old_stps[i]);
     }
     r
 }

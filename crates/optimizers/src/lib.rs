@@ -44,6 +44,7 @@ mod rmsprop;
 pub mod schedule;
 mod sgd;
 mod state;
+mod vector;
 
 pub use accumulate::GradAccumulator;
 pub use adadelta::*;

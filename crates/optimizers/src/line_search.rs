@@ -1,15 +1,7 @@
 //! The strong-Wolfe line search of `torch.optim.LBFGS` (Nocedal & Wright, Algorithms 3.5–3.6,
 //! with PyTorch's cubic interpolation and safeguards), on host vectors in f64.
 
-/// `Σ aᵢ bᵢ`.
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// `max |aᵢ|`.
-pub(crate) fn max_abs(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
+use crate::vector::{dot, max_abs};
 
 /// Minimiser of the cubic through `(x1, f1, g1)` and `(x2, f2, g2)`, clamped to `bounds`
 /// (default: the interval between the points); the midpoint when the cubic has no minimum.
