@@ -207,9 +207,13 @@ impl Lbfgs {
                     st.old_stps.push(s);
                     st.ro.push(1.0 / ys);
                 }
-                d = two_loop(st, &flat_grad);
+                d = two_loop(st, &flat_grad, d);
             }
-            st.prev_flat_grad = Some(flat_grad.clone());
+            // Into the previous gradient's buffer: a fresh one costs its page faults.
+            match st.prev_flat_grad.as_mut() {
+                Some(prev) if prev.len() == flat_grad.len() => prev.copy_from_slice(&flat_grad),
+                _ => st.prev_flat_grad = Some(flat_grad.clone()),
+            }
             st.prev_loss = loss;
 
             t = if st.n_iter == 1 {
@@ -284,11 +288,18 @@ fn add_step(x: &mut [f64], t: f64, d: &[f64]) {
     axpy(x, t, d);
 }
 
-/// The two-loop recursion: `−H g` from the stored pairs and `H₀ = γ I`.
-fn two_loop(st: &LbfgsState, grad: &[f64]) -> Vec<f64> {
+/// The two-loop recursion: `−H g` from the stored pairs and `H₀ = γ I`, written into
+/// `buffer` (the previous direction, reused when its length fits).
+fn two_loop(st: &LbfgsState, grad: &[f64], buffer: Vec<f64>) -> Vec<f64> {
     let n = st.old_dirs.len();
     let mut al = vec![0.0; n];
-    let mut q = zip_map(grad, grad, |g, _| -g);
+    let mut q = buffer;
+    if q.len() == grad.len() {
+        q.copy_from_slice(grad);
+        scale(&mut q, -1.0);
+    } else {
+        q = zip_map(grad, grad, |g, _| -g);
+    }
     for i in (0..n).rev() {
         al[i] = dot(&st.old_stps[i], &q) * st.ro[i];
         axpy(&mut q, -al[i], &st.old_dirs[i]);
