@@ -10,7 +10,7 @@ use crate::checks;
 use crate::error::{OptimError, OptimResult, or_panic};
 use crate::flat;
 use crate::line_search::strong_wolfe;
-use crate::vector::{axpy, dot, max_abs, scale, zip_map};
+use crate::vector::{axpy, dot, max_abs, negated, scale, sub_from};
 
 const NAME: &str = "lbfgs";
 
@@ -68,6 +68,7 @@ impl LbfgsConfig {
             history_size: self.history_size,
             line_search: self.line_search,
             state: LbfgsState::default(),
+            spare: Spare::default(),
         })
     }
 
@@ -124,6 +125,39 @@ pub struct Lbfgs {
     history_size: usize,
     line_search: LineSearch,
     state: LbfgsState,
+    spare: Spare,
+}
+
+/// Host vectors of a parameter vector's length, kept between steps for reuse (fresh memory
+/// costs a page fault per 4 KiB). Not part of the state: a clone starts without any.
+#[derive(Default)]
+struct Spare(Vec<Vec<f64>>);
+
+impl Spare {
+    /// The most vectors kept: a step in steady state needs two at its start.
+    const KEEP: usize = 2;
+
+    fn pop(&mut self) -> Vec<f64> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn push(&mut self, v: Vec<f64>) {
+        if self.0.len() < Self::KEEP {
+            self.0.push(v);
+        }
+    }
+}
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
+}
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} spare vectors", self.0.len())
+    }
 }
 
 impl Lbfgs {
@@ -148,16 +182,23 @@ impl Lbfgs {
         M: Module + Clone,
         F: FnMut(M) -> (f64, GradientsParams),
     {
-        let x0 = flat::params(&module);
+        let mut x = self.spare.pop();
+        flat::params_into(&module, &mut x);
         let template = module.clone();
-        let mut eval = |x: &[f64]| {
-            let m = flat::set_params(template.clone(), x);
+        // The module of the last evaluation: the next one writes into its buffers.
+        let mut last: Option<M> = None;
+        let mut eval = |x: &[f64], mut grad: Vec<f64>| {
+            let m = flat::set_params(last.take().unwrap_or_else(|| template.clone()), x);
             let (loss, grads) = closure(m.clone());
-            (loss, flat::grads(&m, &grads))
+            flat::grads_into(&m, &grads, &mut grad);
+            last = Some(m);
+            (loss, grad)
         };
-        let mut x = x0;
-        let loss = self.step_flat(lr, &mut x, &mut eval);
-        (flat::set_params(module, &x), loss)
+        let loss = self.step_recycling(lr, &mut x, &mut eval);
+        let base = last.unwrap_or(module);
+        let module = flat::set_params(base, &x);
+        self.spare.push(x);
+        (module, loss)
     }
 
     /// One step on a flat parameter vector `x` (updated in place): `eval(x)` returns the loss
@@ -168,14 +209,29 @@ impl Lbfgs {
         x: &mut [f64],
         mut eval: impl FnMut(&[f64]) -> (f64, Vec<f64>),
     ) -> f64 {
+        self.step_recycling(lr, x, |x, _| eval(x))
+    }
+
+    /// [`step_flat`](Self::step_flat) with `eval(x, buffer)` handed a spare vector it may
+    /// write the gradient into (empty, or of a gradient's length), so that the host vectors
+    /// are reused instead of allocated (see [`Spare`]).
+    fn step_recycling(
+        &mut self,
+        lr: LearningRate,
+        x: &mut [f64],
+        mut eval: impl FnMut(&[f64], Vec<f64>) -> (f64, Vec<f64>),
+    ) -> f64 {
         checks::learning_rate(NAME, lr);
-        let (orig_loss, mut flat_grad) = eval(x);
+        let spare = &mut self.spare;
+        let (orig_loss, mut flat_grad) = eval(x, spare.pop());
         let mut loss = orig_loss;
         let mut current_evals = 1;
         let st = &mut self.state;
         st.func_evals += 1;
-        check_finite(loss, &flat_grad);
-        if max_abs(&flat_grad) <= self.tolerance_grad {
+        let mut grad_max = max_abs(&flat_grad);
+        check_finite(loss, grad_max, &flat_grad);
+        if grad_max <= self.tolerance_grad {
+            spare.push(flat_grad);
             return orig_loss;
         }
 
@@ -185,34 +241,39 @@ impl Lbfgs {
         while n_iter < self.max_iter {
             n_iter += 1;
             st.n_iter += 1;
+            // `prev_flat_grad` becomes this iteration's gradient when the next one replaces
+            // it (or when the step ends), so that it is moved rather than copied.
+            let prev = st.prev_flat_grad.take();
             if st.n_iter == 1 {
-                d = flat_grad.iter().map(|g| -g).collect();
-                st.old_dirs.clear();
-                st.old_stps.clear();
+                d = negated(&flat_grad, d);
+                prev.into_iter()
+                    .chain(st.old_dirs.drain(..))
+                    .chain(st.old_stps.drain(..))
+                    .for_each(|v| spare.push(v));
                 st.ro.clear();
                 st.h_diag = 1.0;
             } else {
-                let prev = st.prev_flat_grad.as_deref().unwrap_or(&[]);
-                let y = zip_map(&flat_grad, prev, |a, b| a - b);
-                let s = zip_map(&d, &d, |v, _| v * t);
+                // y = g − g_prev in the previous gradient's buffer, s = t d in d's.
+                let mut y = prev.unwrap_or_else(|| vec![0.0; flat_grad.len()]);
+                sub_from(&mut y, &flat_grad);
+                let mut s = std::mem::take(&mut d);
+                scale(&mut s, t);
                 let ys = dot(&y, &s);
                 if ys > 1e-10 {
                     if st.old_dirs.len() == self.history_size {
-                        st.old_dirs.remove(0);
-                        st.old_stps.remove(0);
+                        spare.push(st.old_dirs.remove(0));
+                        spare.push(st.old_stps.remove(0));
                         st.ro.remove(0);
                     }
                     st.h_diag = ys / dot(&y, &y);
                     st.old_dirs.push(y);
                     st.old_stps.push(s);
                     st.ro.push(1.0 / ys);
+                } else {
+                    spare.push(y);
+                    spare.push(s);
                 }
-                d = two_loop(st, &flat_grad, d);
-            }
-            // Into the previous gradient's buffer: a fresh one costs its page faults.
-            match st.prev_flat_grad.as_mut() {
-                Some(prev) if prev.len() == flat_grad.len() => prev.copy_from_slice(&flat_grad),
-                _ => st.prev_flat_grad = Some(flat_grad.clone()),
+                d = two_loop(st, &flat_grad, spare.pop());
             }
             st.prev_loss = loss;
 
@@ -229,7 +290,7 @@ impl Lbfgs {
 
             let mut ls_evals = 0;
             let mut opt_cond = false;
-            match self.line_search {
+            let new_grad = match self.line_search {
                 LineSearch::StrongWolfe => {
                     let x_init = x.to_vec();
                     let mut probe = vec![0.0; x.len()];
@@ -238,7 +299,7 @@ impl Lbfgs {
                             for ((p, x0), di) in probe.iter_mut().zip(&x_init).zip(&d) {
                                 *p = x0 + step * di;
                             }
-                            eval(&probe)
+                            eval(&probe, Vec::new())
                         },
                         t,
                         &d,
@@ -247,24 +308,29 @@ impl Lbfgs {
                         gtd,
                     );
                     loss = result.loss;
-                    flat_grad = result.grad;
                     t = result.t;
                     ls_evals = result.evals;
                     add_step(x, t, &d);
-                    opt_cond = max_abs(&flat_grad) <= self.tolerance_grad;
+                    Some(result.grad)
                 }
                 LineSearch::None => {
                     add_step(x, t, &d);
                     if n_iter != self.max_iter {
-                        let (l, g) = eval(x);
+                        let (l, g) = eval(x, spare.pop());
                         loss = l;
-                        flat_grad = g;
-                        opt_cond = max_abs(&flat_grad) <= self.tolerance_grad;
                         ls_evals = 1;
+                        Some(g)
+                    } else {
+                        None
                     }
                 }
+            };
+            if let Some(g) = new_grad {
+                grad_max = max_abs(&g);
+                opt_cond = grad_max <= self.tolerance_grad;
+                st.prev_flat_grad = Some(std::mem::replace(&mut flat_grad, g));
             }
-            check_finite(loss, &flat_grad);
+            check_finite(loss, grad_max, &flat_grad);
             current_evals += ls_evals;
             st.func_evals += ls_evals as u64;
 
@@ -276,6 +342,11 @@ impl Lbfgs {
             {
                 break;
             }
+        }
+        // An iteration that ended without a new gradient leaves its own as the previous one.
+        match st.prev_flat_grad {
+            None => st.prev_flat_grad = Some(flat_grad),
+            Some(_) => spare.push(flat_grad),
         }
         st.d = Some(d);
         st.t = t;
@@ -293,13 +364,7 @@ fn add_step(x: &mut [f64], t: f64, d: &[f64]) {
 fn two_loop(st: &LbfgsState, grad: &[f64], buffer: Vec<f64>) -> Vec<f64> {
     let n = st.old_dirs.len();
     let mut al = vec![0.0; n];
-    let mut q = buffer;
-    if q.len() == grad.len() {
-        q.copy_from_slice(grad);
-        scale(&mut q, -1.0);
-    } else {
-        q = zip_map(grad, grad, |g, _| -g);
-    }
+    let mut q = negated(grad, buffer);
     for i in (0..n).rev() {
         al[i] = dot(&st.old_stps[i], &q) * st.ro[i];
         axpy(&mut q, -al[i], &st.old_dirs[i]);
@@ -314,13 +379,17 @@ fn two_loop(st: &LbfgsState, grad: &[f64], buffer: Vec<f64>) -> Vec<f64> {
     r
 }
 
-/// The loss and gradient a closure returned are finite, else a panic naming the optimizer.
-fn check_finite(loss: f64, grad: &[f64]) {
+/// The loss and gradient a closure returned are finite (`grad_max = max |gᵢ|`, NaN when one
+/// is NaN), else a panic naming the optimizer.
+fn check_finite(loss: f64, grad_max: f64, grad: &[f64]) {
     if !checks::finite_checks() {
         return;
     }
     if !loss.is_finite() {
         panic!("{NAME}: loss must be finite, the closure returned {loss}");
+    }
+    if grad_max.is_finite() {
+        return;
     }
     if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
         panic!(

@@ -4,12 +4,24 @@
 
 use rayon::prelude::*;
 
-/// Elements per parallel task.
+/// Elements per parallel task; a shorter vector is handled on the calling thread (handing
+/// work to rayon's pool costs more than a pass over it).
 const CHUNK: usize = 1 << 15;
+
+/// `f` over matching chunks of `y` and `x`, in parallel when there is more than one.
+fn zip_chunks<T: Send, U: Sync>(y: &mut [T], x: &[U], f: impl Fn(&mut [T], &[U]) + Sync) {
+    if y.len() <= CHUNK {
+        f(y, x);
+    } else {
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(y, x)| f(y, x));
+    }
+}
 
 /// `Σ aᵢ bᵢ`.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let partial = |(a, b): (&[f64], &[f64])| {
+    let partial = |a: &[f64], b: &[f64]| {
         let mut acc = [0.0f64; 8];
         let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
         let tail: f64 = ca
@@ -25,40 +37,113 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
         }
         acc.iter().sum::<f64>() + tail
     };
+    if a.len() <= CHUNK {
+        return partial(a, b);
+    }
     let partials: Vec<f64> = a
         .par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
-        .map(partial)
+        .map(|(a, b)| partial(a, b))
         .collect();
     partials.iter().sum()
 }
 
-/// `max |aᵢ|`.
+/// `max |aᵢ|`, NaN when an element is NaN (as `abs().max()` in PyTorch).
 pub(crate) fn max_abs(a: &[f64]) -> f64 {
-    a.par_chunks(CHUNK)
-        .map(|a| a.iter().fold(0.0f64, |m, x| m.max(x.abs())))
-        .reduce(|| 0.0, f64::max)
+    let partial = |a: &[f64]| {
+        let (mut acc, mut nan) = ([0.0f64; 8], [false; 8]);
+        let c = a.chunks_exact(8);
+        let tail = c.remainder();
+        for x in c {
+            for ((m, n), x) in acc.iter_mut().zip(&mut nan).zip(x) {
+                *m = m.max(x.abs());
+                *n |= x.is_nan();
+            }
+        }
+        let m = tail
+            .iter()
+            .fold(acc.iter().fold(0.0f64, |m, x| m.max(*x)), |m, x| {
+                m.max(x.abs())
+            });
+        if nan.contains(&true) || tail.iter().any(|x| x.is_nan()) {
+            f64::NAN
+        } else {
+            m
+        }
+    };
+    let merge = |m: f64, x: f64| {
+        if m.is_nan() || x.is_nan() {
+            f64::NAN
+        } else {
+            m.max(x)
+        }
+    };
+    if a.len() <= CHUNK {
+        return partial(a);
+    }
+    a.par_chunks(CHUNK).map(partial).reduce(|| 0.0, merge)
 }
 
 /// `y ← y + α x`.
 pub(crate) fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| {
-            for (y, x) in y.iter_mut().zip(x) {
-                *y += alpha * x;
-            }
-        });
+    zip_chunks(y, x, |y, x| {
+        for (y, x) in y.iter_mut().zip(x) {
+            *y += alpha * x;
+        }
+    });
 }
 
 /// `v ← α v`.
 pub(crate) fn scale(v: &mut [f64], alpha: f64) {
-    v.par_chunks_mut(CHUNK)
-        .for_each(|v| v.iter_mut().for_each(|x| *x *= alpha));
+    let f = |v: &mut [f64]| v.iter_mut().for_each(|x| *x *= alpha);
+    if v.len() <= CHUNK {
+        f(v);
+    } else {
+        v.par_chunks_mut(CHUNK).for_each(f);
+    }
+}
+
+/// `y ← g − y`.
+pub(crate) fn sub_from(y: &mut [f64], g: &[f64]) {
+    zip_chunks(y, g, |y, g| {
+        for (y, g) in y.iter_mut().zip(g) {
+            *y = g - *y;
+        }
+    });
+}
+
+/// `−g`, written into `buffer` (reused when its length fits, else a new vector).
+pub(crate) fn negated(g: &[f64], mut buffer: Vec<f64>) -> Vec<f64> {
+    if buffer.len() != g.len() {
+        return zip_map(g, g, |x, _| -x);
+    }
+    zip_chunks(&mut buffer, g, |d, g| {
+        for (d, g) in d.iter_mut().zip(g) {
+            *d = -g;
+        }
+    });
+    buffer
+}
+
+/// `dstᵢ ← srcᵢ` widened to `f64`.
+pub(crate) fn widen(dst: &mut [f64], src: &[f32]) {
+    zip_chunks(dst, src, |d, s| {
+        d.iter_mut().zip(s).for_each(|(d, s)| *d = f64::from(*s))
+    });
+}
+
+/// `dstᵢ ← srcᵢ` rounded to `f32`.
+pub(crate) fn narrow(dst: &mut [f32], src: &[f64]) {
+    zip_chunks(dst, src, |d, s| {
+        d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f32)
+    });
 }
 
 /// `f(aᵢ, bᵢ)` for each `i`, as a new vector.
 pub(crate) fn zip_map(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
+    if a.len() <= CHUNK {
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
     a.par_iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
 }
 
@@ -66,10 +151,28 @@ pub(crate) fn zip_map(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) 
 mod tests {
     #[test]
     fn kernels_match_the_sequential_loops() {
-        let a: Vec<f64> = (0..100_003)
+        // Parallel chunks, and one chunk on the calling thread.
+        for n in [100_003, 1_001] {
+            kernels_match_at(n);
+        }
+    }
+
+    #[test]
+    fn max_abs_propagates_nan() {
+        for n in [100_003, 1_001, 5] {
+            let mut a = vec![1.0; n];
+            a[n / 2] = f64::NAN;
+            assert!(super::max_abs(&a).is_nan(), "n = {n}");
+            a[n / 2] = f64::NEG_INFINITY;
+            assert_eq!(super::max_abs(&a), f64::INFINITY);
+        }
+    }
+
+    fn kernels_match_at(n: usize) {
+        let a: Vec<f64> = (0..n)
             .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
             .collect();
-        let b: Vec<f64> = (0..100_003)
+        let b: Vec<f64> = (0..n)
             .map(|i| ((i * 11 % 53) as f64 - 26.0) / 3.0)
             .collect();
         let seq: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
@@ -91,5 +194,17 @@ mod tests {
         assert!(s.iter().zip(&a).all(|(s, a)| *s == 3.0 * a));
         let d = super::zip_map(&a, &b, |x, y| x - y);
         assert!(d.iter().zip(&a).zip(&b).all(|((d, a), b)| *d == a - b));
+        let mut y = b.clone();
+        super::sub_from(&mut y, &a);
+        assert_eq!(y, d);
+        let minus: Vec<f64> = a.iter().map(|x| -x).collect();
+        assert_eq!(super::negated(&a, Vec::new()), minus);
+        assert_eq!(super::negated(&a, vec![7.0; a.len()]), minus);
+        let mut narrow = vec![0.0f32; a.len()];
+        super::narrow(&mut narrow, &a);
+        assert!(narrow.iter().zip(&a).all(|(n, a)| *n == *a as f32));
+        let mut wide = vec![0.0f64; a.len()];
+        super::widen(&mut wide, &narrow);
+        assert!(wide.iter().zip(&narrow).all(|(w, n)| *w == f64::from(*n)));
     }
 }
