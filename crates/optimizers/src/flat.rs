@@ -120,8 +120,9 @@ pub fn set_params<M: Module>(module: M, flat: &[f64]) -> M {
                 narrow(descent_cpu::slice_mut(&mut buffer), values);
                 on_device(descent_cpu::tensor::<D>(buffer), &device)
             } else {
-                let values: Vec<f32> = values.iter().map(|v| *v as f32).collect();
-                Tensor::<D>::from_data(TensorData::new(values, shape), &device)
+                let mut narrowed = vec![0.0f32; n];
+                narrow(&mut narrowed, values);
+                Tensor::<D>::from_data(TensorData::new(narrowed, shape), &device)
             };
             if require_grad {
                 new = new.require_grad();

@@ -310,11 +310,11 @@ impl Lbfgs {
                     loss = result.loss;
                     t = result.t;
                     ls_evals = result.evals;
-                    add_step(x, t, &d);
+                    axpy(x, t, &d); // θ ← θ + t d
                     Some(result.grad)
                 }
                 LineSearch::None => {
-                    add_step(x, t, &d);
+                    axpy(x, t, &d); // θ ← θ + t d
                     if n_iter != self.max_iter {
                         let (l, g) = eval(x, spare.pop());
                         loss = l;
@@ -354,13 +354,8 @@ impl Lbfgs {
     }
 }
 
-/// `θ ← θ + t d`.
-fn add_step(x: &mut [f64], t: f64, d: &[f64]) {
-    axpy(x, t, d);
-}
-
 /// The two-loop recursion: `−H g` from the stored pairs and `H₀ = γ I`, written into
-/// `buffer` (the previous direction, reused when its length fits).
+/// `buffer` (a spare vector, reused when its length fits).
 fn two_loop(st: &LbfgsState, grad: &[f64], buffer: Vec<f64>) -> Vec<f64> {
     let n = st.old_dirs.len();
     let mut al = vec![0.0; n];

@@ -112,10 +112,13 @@ pub(crate) fn sub_from(y: &mut [f64], g: &[f64]) {
     });
 }
 
-/// `−g`, written into `buffer` (reused when its length fits, else a new vector).
+/// `−g`, written into `buffer` (its memory reused when its length fits).
 pub(crate) fn negated(g: &[f64], mut buffer: Vec<f64>) -> Vec<f64> {
     if buffer.len() != g.len() {
-        return zip_map(g, g, |x, _| -x);
+        // Written once, in parallel: no zero fill first.
+        buffer.clear();
+        buffer.par_extend(g.par_iter().map(|x| -x));
+        return buffer;
     }
     zip_chunks(&mut buffer, g, |d, g| {
         for (d, g) in d.iter_mut().zip(g) {
@@ -137,14 +140,6 @@ pub(crate) fn narrow(dst: &mut [f32], src: &[f64]) {
     zip_chunks(dst, src, |d, s| {
         d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f32)
     });
-}
-
-/// `f(aᵢ, bᵢ)` for each `i`, as a new vector.
-pub(crate) fn zip_map(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
-    if a.len() <= CHUNK {
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-    }
-    a.par_iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
 }
 
 #[cfg(test)]
@@ -192,11 +187,9 @@ mod tests {
         let mut s = a.clone();
         super::scale(&mut s, 3.0);
         assert!(s.iter().zip(&a).all(|(s, a)| *s == 3.0 * a));
-        let d = super::zip_map(&a, &b, |x, y| x - y);
-        assert!(d.iter().zip(&a).zip(&b).all(|((d, a), b)| *d == a - b));
         let mut y = b.clone();
         super::sub_from(&mut y, &a);
-        assert_eq!(y, d);
+        assert!(y.iter().zip(&a).zip(&b).all(|((y, a), b)| *y == a - b));
         let minus: Vec<f64> = a.iter().map(|x| -x).collect();
         assert_eq!(super::negated(&a, Vec::new()), minus);
         assert_eq!(super::negated(&a, vec![7.0; a.len()]), minus);

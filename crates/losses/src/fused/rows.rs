@@ -110,7 +110,7 @@ fn row_body(x: &[f32], t: usize, eps: f32, g: Option<&mut [f32]>, s: f32) -> (f6
             for (g, &x) in g.iter_mut().zip(x) {
                 *g = exp(x - max);
             }
-            let total = lanes_sum(g);
+            let total = lanes_sum(g, |v| v);
             let (inv, shift) = (s / total, eps * s / c as f32);
             for g in g.iter_mut() {
                 *g = *g * inv - shift;
@@ -119,15 +119,7 @@ fn row_body(x: &[f32], t: usize, eps: f32, g: Option<&mut [f32]>, s: f32) -> (f6
             (loss(max, total, x[t], sum_x, eps, c), sum_x)
         }
         None => {
-            let mut acc = [0.0f32; 8];
-            let chunks = x.chunks_exact(8);
-            let tail: f32 = chunks.remainder().iter().map(|&v| exp(v - max)).sum();
-            for ch in chunks {
-                for (a, &v) in acc.iter_mut().zip(ch) {
-                    *a += exp(v - max);
-                }
-            }
-            let total = acc.iter().sum::<f32>() + tail;
+            let total = lanes_sum(x, |v| exp(v - max));
             (loss(max, total, x[t], sum_x, eps, c), sum_x)
         }
     }
@@ -153,15 +145,15 @@ fn max_and_sum(x: &[f32]) -> (f32, f64) {
     (max, sum + a.iter().map(|&v| v as f64).sum::<f64>())
 }
 
-/// `Σ v`, eight lanes at a time.
+/// `Σ f(v)`, eight lanes at a time.
 #[inline(always)]
-fn lanes_sum(v: &[f32]) -> f32 {
+fn lanes_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut a = [0.0f32; 8];
     let chunks = v.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
     for ch in chunks {
         for (a, &v) in a.iter_mut().zip(ch) {
-            *a += v;
+            *a += f(v);
         }
     }
     a.iter().sum::<f32>() + tail
