@@ -13,15 +13,14 @@ use std::time::Duration;
 use burn::nn::loss as burn_loss;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
-use descent::losses::{self as ours, Reduction, set_value_checks};
+use descent::losses::*;
 use env::list;
 
-/// Runs `f` as "descent" (input checks on, the default) and "descent_unchecked" (checks off).
-fn both(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, f: impl Fn()) {
-    g.bench_function("descent", |b| b.iter(&f));
-    set_value_checks(false);
-    g.bench_function("descent_unchecked", |b| b.iter(&f));
-    set_value_checks(true);
+/// Runs `f(checks)` as "descent" (input checks on, the default) and "descent_unchecked"
+/// (checks off).
+fn both(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, f: impl Fn(bool)) {
+    g.bench_function("descent", |b| b.iter(|| f(true)));
+    g.bench_function("descent_unchecked", |b| b.iter(|| f(false)));
 }
 
 /// Backward of `loss`, then a read of the input's gradient to wait for the work.
@@ -57,11 +56,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("loss/cross_entropy_4096x1000/{name}"));
         setup(&mut g);
         let (x, y) = (leaf2(&logits), on_int(&classes));
-        both(&mut g, || {
-            backward(
-                ours::cross_entropy(x.clone(), y.clone(), Reduction::Mean),
-                &x,
-            )
+        both(&mut g, |checks| {
+            let ce = CrossEntropyLossConfig::new().with_checks(checks).init();
+            backward(ce.forward(x.clone(), y.clone()), &x)
         });
         let burn_ce = burn_loss::CrossEntropyLossConfig::new().init(&device);
         g.bench_function("burn", |b| {
@@ -72,11 +69,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("loss/bce_with_logits_1M/{name}"));
         setup(&mut g);
         let (x, y, yi) = (leaf1(&x1), on(&y1), on_int(&y1_int));
-        both(&mut g, || {
-            backward(
-                ours::binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean),
-                &x,
-            )
+        both(&mut g, |checks| {
+            let bce = BinaryCrossEntropyWithLogitsLossConfig::new().with_checks(checks);
+            backward(bce.init().forward(x.clone(), y.clone()), &x)
         });
         let burn_bce = burn_loss::BinaryCrossEntropyLossConfig::new()
             .with_logits(true)
@@ -88,19 +83,18 @@ fn bench(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(format!("loss/sigmoid_focal_1M/{name}"));
         setup(&mut g);
-        both(&mut g, || {
-            backward(
-                ours::sigmoid_focal_loss(x.clone(), y.clone(), 0.25, 2.0, Reduction::Mean),
-                &x,
-            )
+        both(&mut g, |checks| {
+            let focal = SigmoidFocalLossConfig::new().with_checks(checks).init();
+            backward(focal.forward(x.clone(), y.clone()), &x)
         });
         g.finish();
 
         let mut g = c.benchmark_group(format!("loss/mse_1M/{name}"));
         setup(&mut g);
         let t = on(&t1);
-        both(&mut g, || {
-            backward(ours::mse_loss(x.clone(), t.clone(), Reduction::Mean), &x)
+        both(&mut g, |checks| {
+            let mse = MseLossConfig::new().with_checks(checks).init();
+            backward(mse.forward(x.clone(), t.clone()), &x)
         });
         let burn_mse = burn_loss::MseLoss::new();
         g.bench_function("burn", |b| {

@@ -18,8 +18,9 @@ use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use descent::optimizers as ours;
+use descent::optimizers::{self as ours, StepSettings, registry};
 use env::list;
+use serde_json::{Value, json};
 
 /// Three parameters: a weight matrix, a bias and an embedding-like block.
 #[derive(Module, Debug)]
@@ -65,21 +66,38 @@ fn params(size: &(&str, [usize; 2], usize, [usize; 2]), device: &Device) -> (Par
     (p, g)
 }
 
-type Factory = fn() -> ModuleOptimizer;
+type Factory = Box<dyn Fn() -> ModuleOptimizer>;
 
-/// Each optimizer of this project and, where Burn has one, Burn's with the same
-/// hyperparameters.
-fn optimizers() -> Vec<(&'static str, Factory, Option<Factory>)> {
+/// Burn's optimizer of the same name.
+type BurnFactory = fn() -> ModuleOptimizer;
+
+/// This project's optimizer `name` with PyTorch's options `options`, built through the
+/// registry (the per-instance settings as given).
+fn ours(name: &'static str, options: Value, settings: StepSettings) -> Factory {
+    Box::new(move || {
+        let mut options = options.clone();
+        options["settings"] = serde_json::to_value(settings).expect("settings as JSON");
+        registry::optimizer(name, &options)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .optimizer
+    })
+}
+
+/// Each benchmarked optimizer: its label, its registry name and options, and, where Burn has
+/// one, Burn's with the same hyperparameters.
+fn optimizers() -> Vec<(&'static str, &'static str, Value, Option<BurnFactory>)> {
     use burn::optim as burn_optim;
     vec![
         (
             "sgd",
-            || ours::SgdConfig::new().init(),
+            "sgd",
+            json!({}),
             Some(|| burn_optim::SgdConfig::new().init()),
         ),
         (
             "momentum",
-            || ours::SgdConfig::new().with_momentum(0.9).init(),
+            "sgd",
+            json!({"momentum": 0.9}),
             Some(|| {
                 burn_optim::SgdConfig::new()
                     .with_momentum(Some(
@@ -90,12 +108,14 @@ fn optimizers() -> Vec<(&'static str, Factory, Option<Factory>)> {
         ),
         (
             "adagrad",
-            || ours::AdagradConfig::new().init(),
+            "adagrad",
+            json!({}),
             Some(|| burn_optim::AdaGradConfig::new().with_epsilon(1e-10).init()),
         ),
         (
             "rmsprop",
-            || ours::RmsPropConfig::new().init(),
+            "rmsprop",
+            json!({}),
             Some(|| {
                 burn_optim::RmsPropConfig::new()
                     .with_momentum(0.0)
@@ -105,12 +125,14 @@ fn optimizers() -> Vec<(&'static str, Factory, Option<Factory>)> {
         ),
         (
             "adam",
-            || ours::AdamConfig::new().init(),
+            "adam",
+            json!({}),
             Some(|| burn_optim::AdamConfig::new().with_epsilon(1e-8).init()),
         ),
         (
             "adamw",
-            || ours::AdamWConfig::new().init(),
+            "adamw",
+            json!({}),
             Some(|| {
                 burn_optim::AdamWConfig::new()
                     .with_epsilon(1e-8)
@@ -120,18 +142,15 @@ fn optimizers() -> Vec<(&'static str, Factory, Option<Factory>)> {
         ),
         (
             "lion",
-            || ours::LionConfig::new().with_weight_decay(0.0).init(),
+            "lion",
+            json!({"weight_decay": 0.0}),
             Some(|| burn_optim::LionConfig::new().init()),
         ),
-        ("adamax", || ours::AdamaxConfig::new().init(), None),
-        ("nadam", || ours::NAdamConfig::new().init(), None),
-        ("radam", || ours::RAdamConfig::new().init(), None),
-        ("adadelta", || ours::AdadeltaConfig::new().init(), None),
-        (
-            "ema_momentum",
-            || ours::EmaMomentumConfig::new().init(),
-            None,
-        ),
+        ("adamax", "adamax", json!({}), None),
+        ("nadam", "nadam", json!({}), None),
+        ("radam", "radam", json!({}), None),
+        ("adadelta", "adadelta", json!({}), None),
+        ("ema_momentum", "ema_momentum", json!({}), None),
     ]
 }
 
@@ -145,15 +164,16 @@ fn bench(c: &mut Criterion) {
     let sizes = list("DESCENT_BENCH_SIZES", "10k,1M,10M");
     let names = list("DESCENT_BENCH_OPTIMIZERS", "all");
     let wanted = |name: &str| names[0] == "all" || names.iter().any(|n| n == name);
+    let mut settings = StepSettings::new();
     if let Ok(k) = std::env::var("DESCENT_BENCH_CHECK_INTERVAL") {
-        ours::set_finite_check_interval(k.parse().expect("DESCENT_BENCH_CHECK_INTERVAL: a u32"));
+        settings.check_interval = k.parse().expect("DESCENT_BENCH_CHECK_INTERVAL: a u32");
     }
     for device_name in &devices {
         let device = descent::device::device(device_name)
             .unwrap_or_else(|e| panic!("{e}"))
             .autodiff();
         for size in SIZES.iter().filter(|s| sizes.iter().any(|n| n == s.0)) {
-            for (name, ours, burns) in optimizers() {
+            for (name, registered, options, burns) in optimizers() {
                 if !wanted(name) {
                     continue;
                 }
@@ -162,7 +182,7 @@ fn bench(c: &mut Criterion) {
                     .sample_size(10)
                     .warm_up_time(Duration::from_millis(500))
                     .measurement_time(Duration::from_secs(2));
-                let mut run = |label: &str, make: Factory| {
+                let mut run = |label: &str, make: &dyn Fn() -> ModuleOptimizer| {
                     let (p, g) = params(size, &device);
                     let mut optim = make();
                     let grads = g.of(&p);
@@ -177,16 +197,21 @@ fn bench(c: &mut Criterion) {
                         })
                     });
                 };
-                run("descent", ours);
+                run("descent", &ours(registered, options.clone(), settings));
                 if !matches!(device_name.as_str(), "flex" | "ndarray") {
                     // Off the CPU devices the finite check is a sampled reduction and a
                     // periodic read-back; time the step without it too.
-                    ours::set_finite_checks(false);
-                    run("descent_unchecked", ours);
-                    ours::set_finite_checks(true);
+                    let unchecked = StepSettings {
+                        checks: false,
+                        ..settings
+                    };
+                    run(
+                        "descent_unchecked",
+                        &ours(registered, options.clone(), unchecked),
+                    );
                 }
                 if let Some(b) = burns {
-                    run("burn", b);
+                    run("burn", &b);
                 }
                 group.finish();
             }

@@ -5,7 +5,6 @@
 //!
 //! `cargo run --release --example batch_size_lr -- [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use clap::Parser;
 use descent::lab::cli::{Common, report_figures};
 use descent::lab::data::Dataset;
@@ -14,6 +13,7 @@ use descent::lab::plot::{Contour, LineChart, Series, render};
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, mse_loss};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
 
 /// Batch size and learning-rate effects on SGD.
@@ -32,8 +32,7 @@ fn train(
     seed: u64,
     device: &burn::tensor::Device,
 ) -> (Vec<f64>, Vec<(f64, f64)>) {
-    let schedule: Box<dyn LrScheduler> =
-        Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
+    let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
     let mut trainer = Trainer::new(
         TrainConfig {
             seed,

@@ -7,11 +7,10 @@
 //! cargo run --release --example fraud_focal -- --quick --device wgpu
 //! ```
 
-use burn::lr_scheduler::LrScheduler;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{Common, OptimizerArgs, report_figures};
 use descent::lab::data::Dataset;
 use descent::lab::metrics::{Binary, pr_auc, pr_curve, recall_at_precision, roc_auc};
 use descent::lab::models::Mlp;
@@ -19,13 +18,16 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::lab::{credit_card, synthetic};
 use descent::losses::{BinaryCrossEntropyWithLogitsLossConfig, SigmoidFocalLossConfig};
-use descent::optimizers::{AdamWConfig, CosineAnnealingLrConfig};
+use descent::optimizers::CosineAnnealingLrConfig;
 
 /// BCE vs class-weighted BCE vs focal loss on imbalanced data.
 #[derive(Parser, Debug)]
 struct Args {
     #[command(flatten)]
     common: Common,
+    /// The optimizer (default AdamW at 0.01, cosine-annealed).
+    #[command(flatten)]
+    optimizer: OptimizerArgs,
     /// The public credit-card-fraud CSV (Time, V1..V28, Amount, Class) instead of synthetic data.
     #[arg(long)]
     csv: Option<std::path::PathBuf>,
@@ -92,18 +94,14 @@ fn main() {
     let epochs = args.epochs.unwrap_or(if quick { 4 } else { 20 });
     let batch_size = 256;
     let steps = epochs * train.len().div_ceil(batch_size);
-    let bce = BinaryCrossEntropyWithLogitsLossConfig::new()
-        .init()
-        .expect("valid");
+    let bce = BinaryCrossEntropyWithLogitsLossConfig::new().init();
     let weighted = BinaryCrossEntropyWithLogitsLossConfig::new()
         .with_pos_weight(Some(vec![neg as f64 / pos as f64]))
-        .init()
-        .expect("valid");
+        .init();
     let focal = SigmoidFocalLossConfig::new()
         .with_alpha(0.75)
         .with_gamma(2.0)
-        .init()
-        .expect("valid");
+        .init();
 
     let mut outcomes = Vec::new();
     for name in ["bce", "weighted bce", "focal"] {
@@ -112,9 +110,12 @@ fn main() {
             progress: !quick,
             ..TrainConfig::new(epochs, batch_size)
         };
-        let schedule: Box<dyn LrScheduler> =
-            Box::new(CosineAnnealingLrConfig::new(0.01, steps as u64).init());
-        let mut trainer = Trainer::new(config, AdamWConfig::new().init(), schedule);
+        let (optim, lr) = args
+            .optimizer
+            .build("adamw", serde_json::json!({}), 0.01)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let schedule = Box::new(CosineAnnealingLrConfig::new(lr, steps as u64).init());
+        let mut trainer = Trainer::new(config, optim, schedule);
         let model = Mlp::new(train.features, &[16], 1, &device);
         let loss = |m: &Mlp, b: &Batch| {
             let n = b.y.dims()[0];

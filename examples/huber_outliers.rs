@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release --example huber_outliers -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use clap::Parser;
 use descent::lab::cli::{Common, report_figures};
 use descent::lab::models::LinearModel;
@@ -11,6 +10,7 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, huber_loss, l1_loss, mse_loss};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{AdamConfig, ConstantLrConfig};
 
 /// Robust regression: MSE vs MAE vs Huber.
@@ -31,7 +31,7 @@ fn main() {
     let mut lines = Vec::new();
     println!("true line: y = 2.000 x + 1.000");
     for name in ["MSE", "MAE", "Huber (δ = 1)"] {
-        let schedule: Box<dyn LrScheduler> =
+        let schedule: Box<dyn Schedule> =
             Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
         let mut trainer = Trainer::new(
             TrainConfig::new(epochs, usize::MAX),

@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release --example logistic -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 use clap::Parser;
@@ -14,6 +13,7 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, binary_cross_entropy_with_logits};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
 
 /// Logistic regression (BCE) on two blobs.
@@ -29,8 +29,7 @@ fn main() {
     let data = synthetic::two_blobs(if args.common.quick { 50 } else { 200 }, args.common.seed);
     let (train, test) = data.split(0.3, args.common.seed);
     let epochs = if args.common.quick { 20 } else { 200 };
-    let schedule: Box<dyn LrScheduler> =
-        Box::new(ConstantLrConfig::new(0.5).with_factor(1.0).init());
+    let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(0.5).with_factor(1.0).init());
     let mut trainer = Trainer::new(
         TrainConfig::new(epochs, usize::MAX),
         SgdConfig::new().init(),

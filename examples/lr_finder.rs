@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release --example lr_finder -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use clap::Parser;
 use descent::lab::cli::{Common, report_figures};
 use descent::lab::models::Mlp;
@@ -11,6 +10,7 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, cross_entropy};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ExponentialLrConfig, SgdConfig};
 
 /// Learning-rate range test on iris with a small MLP.
@@ -37,8 +37,7 @@ fn main() {
     let batches = data.len().div_ceil(batch);
     let epochs = steps.div_ceil(batches);
     let gamma = (args.end / args.start).powf(1.0 / (steps as f64 - 1.0));
-    let schedule: Box<dyn LrScheduler> =
-        Box::new(ExponentialLrConfig::new(args.start, gamma).init());
+    let schedule: Box<dyn Schedule> = Box::new(ExponentialLrConfig::new(args.start, gamma).init());
     let config = TrainConfig {
         seed: args.common.seed,
         ..TrainConfig::new(epochs, batch)

@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release --example regression -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use burn::optim::ModuleOptimizer;
 use clap::Parser;
 use descent::lab::cli::{Common, report_figures};
@@ -13,6 +12,7 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, mse_loss};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{AdamConfig, ConstantLrConfig, SgdConfig};
 
 /// MSE regression with mini-batch SGD and Adam on real data.
@@ -57,7 +57,7 @@ fn main() {
         "optimizer", "test MSE", "test MAE", "R²"
     );
     for (name, optim, lr) in runs {
-        let schedule: Box<dyn LrScheduler> =
+        let schedule: Box<dyn Schedule> =
             Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
         let config = TrainConfig {
             seed: args.common.seed,

@@ -3,23 +3,26 @@
 //!
 //! `cargo run --release --example softmax -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use burn::tensor::Tensor;
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{Common, OptimizerArgs, report_figures};
 use descent::lab::metrics::{accuracy, confusion_matrix};
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, cross_entropy};
-use descent::optimizers::{CosineAnnealingLrConfig, SgdConfig};
+use descent::optimizers::CosineAnnealingLrConfig;
+use descent::optimizers::registry::Schedule;
 
 /// Multi-class cross-entropy with SGD + momentum and a cosine schedule.
 #[derive(Parser, Debug)]
 struct Args {
     #[command(flatten)]
     common: Common,
+    /// The optimizer (default SGD with momentum 0.9 at 0.1, cosine-annealed).
+    #[command(flatten)]
+    optimizer: OptimizerArgs,
 }
 
 fn main() {
@@ -32,12 +35,16 @@ fn main() {
     let epochs = if args.common.quick { 5 } else { 60 };
     let batch = 16;
     let steps = (epochs * train.len().div_ceil(batch)) as u64;
-    let schedule: Box<dyn LrScheduler> = Box::new(CosineAnnealingLrConfig::new(0.1, steps).init());
+    let (optim, lr) = args
+        .optimizer
+        .build("sgd", serde_json::json!({"momentum": 0.9}), 0.1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let schedule: Box<dyn Schedule> = Box::new(CosineAnnealingLrConfig::new(lr, steps).init());
     let config = TrainConfig {
         seed: args.common.seed,
         ..TrainConfig::new(epochs, batch)
     };
-    let mut trainer = Trainer::new(config, SgdConfig::new().with_momentum(0.9).init(), schedule);
+    let mut trainer = Trainer::new(config, optim, schedule);
     let loss = |m: &LinearModel, b: &Batch| {
         cross_entropy(m.forward(b.x.clone()), b.classes.clone(), Reduction::Mean)
     };

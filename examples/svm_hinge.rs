@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release --example svm_hinge -- [--device flex|ndarray|wgpu] [--quick]`
 
-use burn::lr_scheduler::LrScheduler;
 use burn::tensor::Tensor;
 use clap::Parser;
 use descent::lab::cli::{Common, report_figures};
@@ -13,6 +12,7 @@ use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, Regularizer, hinge};
+use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
 
 /// Hinge loss + L2 (a linear SVM) on two blobs.
@@ -35,8 +35,7 @@ fn main() {
     let (train, test) = data.split(0.3, args.common.seed);
     let epochs = if args.common.quick { 5 } else { 50 };
     let l2 = Regularizer::l2(args.lambda).unwrap_or_else(|e| panic!("{e}"));
-    let schedule: Box<dyn LrScheduler> =
-        Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
+    let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
     let config = TrainConfig {
         seed: args.common.seed,
         ..TrainConfig::new(epochs, 16)

@@ -7,7 +7,10 @@
 //! - [`optimizers`]: optimizers and learning-rate schedules ([`descent_optimizers`]).
 //! - [`lab`]: models, training loop, data sets, metrics and figures ([`descent_lab`]).
 //! - [`device`]: pick a Burn device by name at run time (`flex`, `ndarray`, `wgpu`).
+//! - [`kernel`]: the arithmetic every update rule and fused loss is written in once, and
+//!   where it runs ([`descent_kernel`]).
 
+pub use descent_kernel as kernel;
 pub use descent_lab as lab;
 pub use descent_lab::device;
 pub use descent_losses as losses;

@@ -1,9 +1,10 @@
 //! Reading the golden cases (format: `../shared/golden/README.md`) and comparing results.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
+use descent::losses::registry::AnyTensor;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -77,98 +78,81 @@ pub fn load(path: &Path) -> Vec<Case> {
         .unwrap_or_else(|e| panic!("{} is not a case array: {e}", path.display()))
 }
 
-/// A tensor of the rank the file gives, created on a device.
-#[derive(Clone, Debug)]
-pub enum Dyn {
-    F1(Tensor<1>),
-    F2(Tensor<2>),
-    F3(Tensor<3>),
-    F4(Tensor<4>),
-    I1(Tensor<1, Int>),
-    I2(Tensor<2, Int>),
-    I3(Tensor<3, Int>),
+/// A golden tensor on `device` as the rank it has (a scalar as `[1]`), a leaf that requires
+/// its gradient when asked.
+pub fn tensor_of(
+    t: &GoldenTensor,
+    device: &Device,
+    require_grad: bool,
+) -> Result<AnyTensor, String> {
+    let shape = if t.shape.is_empty() {
+        vec![1]
+    } else {
+        t.shape.clone()
+    };
+    if t.dtype == "int" {
+        let values: Vec<i64> = t.data.iter().map(|v| *v as i64).collect();
+        let data = TensorData::new(values, shape.clone());
+        return Ok(match shape.len() {
+            1 => AnyTensor::I1(Tensor::from_data(data, device)),
+            2 => AnyTensor::I2(Tensor::from_data(data, device)),
+            3 => AnyTensor::I3(Tensor::from_data(data, device)),
+            r => return Err(format!("int tensors of rank {r} are not supported")),
+        });
+    }
+    if t.dtype != "float" {
+        return Err(format!("unknown dtype {:?}", t.dtype));
+    }
+    let values: Vec<f32> = t.data.iter().map(|v| *v as f32).collect();
+    let data = TensorData::new(values, shape.clone());
+    fn leaf<const D: usize>(data: TensorData, device: &Device, grad: bool) -> Tensor<D> {
+        let t = Tensor::<D>::from_data(data, device);
+        if grad { t.require_grad() } else { t }
+    }
+    Ok(match shape.len() {
+        1 => AnyTensor::F1(leaf(data, device, require_grad)),
+        2 => AnyTensor::F2(leaf(data, device, require_grad)),
+        3 => AnyTensor::F3(leaf(data, device, require_grad)),
+        4 => AnyTensor::F4(leaf(data, device, require_grad)),
+        r => return Err(format!("float tensors of rank {r} are not supported")),
+    })
 }
 
-impl Dyn {
-    pub fn new(t: &GoldenTensor, device: &Device, require_grad: bool) -> Result<Dyn, String> {
-        let shape = if t.shape.is_empty() {
-            vec![1]
-        } else {
-            t.shape.clone()
-        };
-        if t.dtype == "int" {
-            let values: Vec<i64> = t.data.iter().map(|v| *v as i64).collect();
-            let data = TensorData::new(values, shape.clone());
-            return Ok(match shape.len() {
-                1 => Dyn::I1(Tensor::from_data(data, device)),
-                2 => Dyn::I2(Tensor::from_data(data, device)),
-                3 => Dyn::I3(Tensor::from_data(data, device)),
-                r => return Err(format!("int tensors of rank {r} are not supported")),
-            });
-        }
-        if t.dtype != "float" {
-            return Err(format!("unknown dtype {:?}", t.dtype));
-        }
-        let values: Vec<f32> = t.data.iter().map(|v| *v as f32).collect();
-        let data = TensorData::new(values, shape.clone());
-        fn leaf<const D: usize>(data: TensorData, device: &Device, grad: bool) -> Tensor<D> {
-            let t = Tensor::<D>::from_data(data, device);
-            if grad { t.require_grad() } else { t }
-        }
-        Ok(match shape.len() {
-            1 => Dyn::F1(leaf(data, device, require_grad)),
-            2 => Dyn::F2(leaf(data, device, require_grad)),
-            3 => Dyn::F3(leaf(data, device, require_grad)),
-            4 => Dyn::F4(leaf(data, device, require_grad)),
-            r => return Err(format!("float tensors of rank {r} are not supported")),
-        })
+/// Values and shape of a float tensor, read back to the host.
+pub fn read(t: &AnyTensor) -> Result<(Vec<f64>, Vec<usize>), String> {
+    fn read<const D: usize>(t: &Tensor<D>) -> (Vec<f64>, Vec<usize>) {
+        let data = t.to_data();
+        (data.iter::<f64>().collect(), data.shape().to_vec())
     }
+    Ok(match t {
+        AnyTensor::F1(t) => read(t),
+        AnyTensor::F2(t) => read(t),
+        AnyTensor::F3(t) => read(t),
+        AnyTensor::F4(t) => read(t),
+        _ => return Err("an integer tensor where a float one was expected".into()),
+    })
+}
 
-    pub fn rank(&self) -> usize {
-        match self {
-            Dyn::F1(_) | Dyn::I1(_) => 1,
-            Dyn::F2(_) | Dyn::I2(_) => 2,
-            Dyn::F3(_) | Dyn::I3(_) => 3,
-            Dyn::F4(_) => 4,
-        }
-    }
+/// `Σ t`, for the backward pass.
+pub fn sum(t: &AnyTensor) -> Result<Tensor<1>, String> {
+    Ok(match t {
+        AnyTensor::F1(t) => t.clone().sum(),
+        AnyTensor::F2(t) => t.clone().sum(),
+        AnyTensor::F3(t) => t.clone().sum(),
+        AnyTensor::F4(t) => t.clone().sum(),
+        _ => return Err("an integer output".into()),
+    })
+}
 
-    /// Values and shape, read back to the host.
-    pub fn read(&self) -> (Vec<f64>, Vec<usize>) {
-        fn read<const D: usize>(t: &Tensor<D>) -> (Vec<f64>, Vec<usize>) {
-            let data = t.to_data();
-            (data.iter::<f64>().collect(), data.shape().to_vec())
-        }
-        match self {
-            Dyn::F1(t) => read(t),
-            Dyn::F2(t) => read(t),
-            Dyn::F3(t) => read(t),
-            Dyn::F4(t) => read(t),
-            _ => panic!("read() of an int tensor"),
-        }
-    }
-
-    /// `Σ self`, for the backward pass.
-    pub fn sum(&self) -> Tensor<1> {
-        match self {
-            Dyn::F1(t) => t.clone().sum(),
-            Dyn::F2(t) => t.clone().sum(),
-            Dyn::F3(t) => t.clone().sum(),
-            Dyn::F4(t) => t.clone().sum(),
-            _ => panic!("sum() of an int tensor"),
-        }
-    }
-
-    /// The gradient of this leaf in `grads`.
-    pub fn grad(&self, grads: &burn::tensor::Gradients) -> Option<Dyn> {
-        Some(match self {
-            Dyn::F1(t) => Dyn::F1(t.grad(grads)?),
-            Dyn::F2(t) => Dyn::F2(t.grad(grads)?),
-            Dyn::F3(t) => Dyn::F3(t.grad(grads)?),
-            Dyn::F4(t) => Dyn::F4(t.grad(grads)?),
-            _ => return None,
-        })
-    }
+/// The gradient of the leaf `t` in `grads`.
+pub fn grad(t: &AnyTensor, grads: &burn::tensor::Gradients) -> Option<AnyTensor> {
+    Some(match t {
+        AnyTensor::F1(t) => AnyTensor::F1(t.grad(grads)?),
+        AnyTensor::F2(t) => AnyTensor::F2(t.grad(grads)?),
+        AnyTensor::F3(t) => AnyTensor::F3(t.grad(grads)?),
+        AnyTensor::F4(t) => AnyTensor::F4(t.grad(grads)?),
+        _ => return None,
+    })
 }
 
 /// `|actual - expected| <= atol + rtol·|expected|`, written so that a NaN on either side
@@ -205,111 +189,4 @@ pub fn compare(
         }
     }
     Ok(())
-}
-
-/// The options of a case; every key must be read, so an unknown option fails the case.
-pub struct Options {
-    pub owner: String,
-    pub map: BTreeMap<String, Value>,
-    pub read: BTreeSet<String>,
-}
-
-impl Options {
-    pub fn new(owner: &str, map: BTreeMap<String, Value>) -> Self {
-        Self {
-            owner: owner.to_string(),
-            map,
-            read: BTreeSet::new(),
-        }
-    }
-    /// A string option.
-    pub fn str(&mut self, key: &str) -> Result<Option<String>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_str()
-                .map(|s| Some(s.to_string()))
-                .ok_or_else(|| format!("option {key} = {v} is not a string")),
-        }
-    }
-    /// A non-negative integer option.
-    pub fn u64(&mut self, key: &str, default: u64) -> Result<u64, String> {
-        let v = self.i64(key, default as i64)?;
-        u64::try_from(v).map_err(|_| format!("option {key} = {v} is negative"))
-    }
-    /// Marks PyTorch keyword arguments that select an implementation, not a result
-    /// (`foreach`, `fused`, `capturable`, `differentiable`), as read.
-    pub fn implementation_flags(&mut self) -> Result<(), String> {
-        for key in ["foreach", "fused", "capturable", "differentiable"] {
-            if let Some(v) = self.get(key)
-                && !v.is_boolean()
-            {
-                return Err(format!("option {key} = {v} is not a bool"));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn get(&mut self, key: &str) -> Option<&Value> {
-        self.read.insert(key.to_string());
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-    pub fn f64(&mut self, key: &str, default: f64) -> Result<f64, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| format!("option {key} = {v} is not a number")),
-        }
-    }
-    pub fn bool(&mut self, key: &str, default: bool) -> Result<bool, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| format!("option {key} = {v} is not a bool")),
-        }
-    }
-    pub fn i64(&mut self, key: &str, default: i64) -> Result<i64, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_i64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                .ok_or_else(|| format!("option {key} = {v} is not an integer")),
-        }
-    }
-    pub fn vec(&mut self, key: &str) -> Result<Option<Vec<f64>>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_f64().ok_or_else(|| format!("option {key} holds {v}")))
-                .collect::<Result<_, _>>()
-                .map(Some),
-            Some(v) => v
-                .as_f64()
-                .map(|x| Some(vec![x]))
-                .ok_or_else(|| format!("option {key} = {v} is not a list of numbers")),
-        }
-    }
-    pub fn reduction(&mut self) -> Result<descent::losses::Reduction, String> {
-        let name = match self.get("reduction") {
-            None => "mean".to_string(),
-            Some(v) => v.as_str().ok_or("reduction is not a string")?.to_string(),
-        };
-        descent::losses::Reduction::parse("conformance", &name).map_err(|e| e.to_string())
-    }
-    pub fn finish(&self) -> Result<(), String> {
-        let unknown: Vec<_> = self
-            .map
-            .keys()
-            .filter(|k| !self.read.contains(*k))
-            .collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{}: unknown option(s) {unknown:?}", self.owner))
-        }
-    }
 }

@@ -5,13 +5,16 @@
 use std::collections::BTreeMap;
 
 use burn::module::{Module, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
+use descent::optimizers::registry;
 use descent::optimizers::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::golden::{Case, GoldenTensor, Options, compare};
+use descent::kernel::{OptionError, Options};
+
+use crate::golden::{Case, GoldenTensor, compare};
 
 /// The parameters of a case, flattened (every update rule here is element-wise or over all
 /// elements together, so the layout does not change the numbers).
@@ -88,168 +91,23 @@ impl Objective {
     }
 }
 
-/// PyTorch's default learning rate of each `torch.optim` class.
-fn default_lr(optimizer: &str) -> f64 {
-    match optimizer {
-        "adagrad" | "rmsprop" => 1e-2,
-        "adamax" | "nadam" => 2e-3,
-        "adadelta" | "lbfgs" => 1.0,
-        _ => 1e-3,
-    }
-}
-
-fn betas(o: &mut Options) -> Result<(f64, f64), String> {
-    match o.vec("betas")? {
-        None => Ok((0.9, 0.999)),
-        Some(b) if b.len() == 2 => Ok((b[0], b[1])),
-        Some(b) => Err(format!("betas must hold 2 numbers, got {b:?}")),
-    }
-}
-
-/// The optimizer a case names, configured from its options.
-fn build(name: &str, o: &mut Options) -> Result<ModuleOptimizer, String> {
-    let e = |err: OptimError| err.to_string();
-    let maximize = o.bool("maximize", false)?;
-    o.implementation_flags()?;
-    match name {
-        "sgd" => SgdConfig::new()
-            .with_momentum(o.f64("momentum", 0.0)?)
-            .with_dampening(o.f64("dampening", 0.0)?)
-            .with_nesterov(o.bool("nesterov", false)?)
-            .with_weight_decay(o.f64("weight_decay", 0.0)?)
-            .with_maximize(maximize)
-            .try_init()
-            .map_err(e),
-        "adagrad" => AdagradConfig::new()
-            .with_lr_decay(o.f64("lr_decay", 0.0)?)
-            .with_weight_decay(o.f64("weight_decay", 0.0)?)
-            .with_initial_accumulator_value(o.f64("initial_accumulator_value", 0.0)?)
-            .with_eps(o.f64("eps", 1e-10)?)
-            .with_maximize(maximize)
-            .try_init()
-            .map_err(e),
-        "rmsprop" => RmsPropConfig::new()
-            .with_alpha(o.f64("alpha", 0.99)?)
-            .with_eps(o.f64("eps", 1e-8)?)
-            .with_weight_decay(o.f64("weight_decay", 0.0)?)
-            .with_momentum(o.f64("momentum", 0.0)?)
-            .with_centered(o.bool("centered", false)?)
-            .with_maximize(maximize)
-            .try_init()
-            .map_err(e),
-        "adam" => {
-            let (b1, b2) = betas(o)?;
-            AdamConfig::new()
-                .with_beta_1(b1)
-                .with_beta_2(b2)
-                .with_eps(o.f64("eps", 1e-8)?)
-                .with_weight_decay(o.f64("weight_decay", 0.0)?)
-                .with_amsgrad(o.bool("amsgrad", false)?)
-                .with_maximize(maximize)
-                .try_init()
-                .map_err(e)
-        }
-        "adamw" => {
-            let (b1, b2) = betas(o)?;
-            AdamWConfig::new()
-                .with_beta_1(b1)
-                .with_beta_2(b2)
-                .with_eps(o.f64("eps", 1e-8)?)
-                .with_weight_decay(o.f64("weight_decay", 1e-2)?)
-                .with_amsgrad(o.bool("amsgrad", false)?)
-                .with_maximize(maximize)
-                .try_init()
-                .map_err(e)
-        }
-        "adamax" => {
-            let (b1, b2) = betas(o)?;
-            AdamaxConfig::new()
-                .with_beta_1(b1)
-                .with_beta_2(b2)
-                .with_eps(o.f64("eps", 1e-8)?)
-                .with_weight_decay(o.f64("weight_decay", 0.0)?)
-                .with_maximize(maximize)
-                .try_init()
-                .map_err(e)
-        }
-        "nadam" => {
-            let (b1, b2) = betas(o)?;
-            NAdamConfig::new()
-                .with_beta_1(b1)
-                .with_beta_2(b2)
-                .with_eps(o.f64("eps", 1e-8)?)
-                .with_weight_decay(o.f64("weight_decay", 0.0)?)
-                .with_momentum_decay(o.f64("momentum_decay", 4e-3)?)
-                .with_decoupled_weight_decay(o.bool("decoupled_weight_decay", false)?)
-                .with_maximize(maximize)
-                .try_init()
-                .map_err(e)
-        }
-        "radam" => {
-            let (b1, b2) = betas(o)?;
-            RAdamConfig::new()
-                .with_beta_1(b1)
-                .with_beta_2(b2)
-                .with_eps(o.f64("eps", 1e-8)?)
-                .with_weight_decay(o.f64("weight_decay", 0.0)?)
-                .with_decoupled_weight_decay(o.bool("decoupled_weight_decay", false)?)
-                .with_maximize(maximize)
-                .try_init()
-                .map_err(e)
-        }
-        "adadelta" => AdadeltaConfig::new()
-            .with_rho(o.f64("rho", 0.9)?)
-            .with_eps(o.f64("eps", 1e-6)?)
-            .with_weight_decay(o.f64("weight_decay", 0.0)?)
-            .with_maximize(maximize)
-            .try_init()
-            .map_err(e),
-        other => Err(format!("unknown optimizer {other:?}")),
-    }
-}
-
-fn build_lbfgs(o: &mut Options) -> Result<Lbfgs, String> {
-    let line_search = match o.str("line_search_fn")?.as_deref() {
-        None => LineSearch::None,
-        Some("strong_wolfe") => LineSearch::StrongWolfe,
-        Some(other) => return Err(format!("unknown line_search_fn {other:?}")),
-    };
-    let max_eval = match o.get("max_eval") {
-        None => None,
-        Some(_) => Some(o.u64("max_eval", 0)? as usize),
-    };
-    LbfgsConfig::new()
-        .with_max_iter(o.u64("max_iter", 20)? as usize)
-        .with_max_eval(max_eval)
-        .with_tolerance_grad(o.f64("tolerance_grad", 1e-7)?)
-        .with_tolerance_change(o.f64("tolerance_change", 1e-9)?)
-        .with_history_size(o.u64("history_size", 100)? as usize)
-        .with_line_search(line_search)
-        .try_init()
-        .map_err(|e| e.to_string())
-}
-
 /// `clip`: `{"max_norm", "norm_type"}` or `{"clip_value"}`.
 fn clip(
     spec: &BTreeMap<String, Value>,
     module: &Params,
     grads: &mut GradientsParams,
 ) -> Result<(), String> {
-    let mut o = Options::new("clip", spec.clone());
+    let spec = Value::Object(spec.clone().into_iter().collect());
+    let mut o = Options::new("clip", &spec).map_err(|e| e.to_string())?;
+    let e = |e: OptionError| e.to_string();
     // Implementation switches of torch.nn.utils.clip_grad_*: they do not change the numbers
     // of a finite case.
-    o.bool("foreach", false)?;
-    o.bool("error_if_nonfinite", false)?;
-    if o.get("clip_value").is_some() {
-        clip_grad_value(module, grads, o.f64("clip_value", 0.0)?);
+    o.optional::<bool>("foreach").map_err(e)?;
+    o.optional::<bool>("error_if_nonfinite").map_err(e)?;
+    if let Some(v) = o.optional::<f64>("clip_value").map_err(e)? {
+        clip_grad_value(module, grads, v);
     } else {
-        let max_norm = o.f64("max_norm", f64::NAN).and_then(|v| {
-            if v.is_nan() {
-                Err("clip needs max_norm or clip_value".to_string())
-            } else {
-                Ok(v)
-            }
-        })?;
+        let max_norm: f64 = o.required("max_norm").map_err(e)?;
         let norm_type = match o.get("norm_type").cloned() {
             None => NormType::L2,
             Some(Value::String(s)) if s == "inf" => NormType::Inf,
@@ -260,7 +118,7 @@ fn clip(
         };
         clip_grad_norm(module, grads, max_norm, norm_type);
     }
-    o.finish()
+    o.finish().map_err(e)
 }
 
 fn check_step(
@@ -313,8 +171,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         return Err(format!("unknown field {k:?}"));
     }
     let name: String = case.field("optimizer")?;
-    let mut o = Options::new(&name, case.field("options")?);
-    let lr = o.f64("lr", default_lr(&name))?;
+    let options: Value = case.optional("options")?.unwrap_or(Value::Null);
     let params: Vec<GoldenTensor> = case.field("params")?;
     let expected: Vec<Vec<GoldenTensor>> = case.field("expected")?;
     let grads: Option<Vec<Vec<GoldenTensor>>> = case.optional("grads")?;
@@ -323,8 +180,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     let mut module = Params::new(&params, device);
 
     if name == "lbfgs" {
-        let mut lbfgs = build_lbfgs(&mut o)?;
-        o.finish()?;
+        let (mut lbfgs, lr) = registry::lbfgs(&options).map_err(|e| e.to_string())?;
         let objective = objective.ok_or("lbfgs cases need an objective")?;
         if grads.is_some() || clip_spec.is_some() {
             return Err("lbfgs cases take an objective, not grads or clip".into());
@@ -347,8 +203,10 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         return Ok(());
     }
 
-    let mut optim = build(&name, &mut o)?;
-    o.finish()?;
+    let registry::Configured {
+        optimizer: mut optim,
+        lr,
+    } = registry::optimizer(&name, &options).map_err(|e| e.to_string())?;
     for (t, exp) in expected.iter().enumerate() {
         let mut g = match (&grads, &objective) {
             (Some(grads), None) => {

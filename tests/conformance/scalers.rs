@@ -6,7 +6,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use descent::optimizers::*;
 
-use crate::golden::{Case, GoldenTensor, Options};
+use descent::kernel::{OptionError, Options};
+
+use crate::golden::{Case, GoldenTensor};
 use crate::optimizers::{Params, tensor};
 
 pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
@@ -14,17 +16,21 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     if let Some(k) = case.fields.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown field {k:?}"));
     }
-    let mut o = Options::new("grad_scaler", case.field("options")?);
-    let mut scaler = GradScalerConfig::new()
-        .with_init_scale(o.f64("init_scale", 65536.0)?)
-        .with_growth_factor(o.f64("growth_factor", 2.0)?)
-        .with_backoff_factor(o.f64("backoff_factor", 0.5)?)
-        .with_growth_interval(o.u64("growth_interval", 2000)?)
-        .with_enabled(o.bool("enabled", true)?)
-        .try_init()
-        .map_err(|e| e.to_string())?;
-    let enabled = o.bool("enabled", true)?;
-    o.finish()?;
+    let options: serde_json::Value = case.field("options")?;
+    let e = |e: OptionError| e.to_string();
+    let mut o = Options::new("grad_scaler", &options).map_err(e)?;
+    let mut config = GradScalerConfig::new();
+    o.set("init_scale", &mut config.init_scale).map_err(e)?;
+    o.set("growth_factor", &mut config.growth_factor)
+        .map_err(e)?;
+    o.set("backoff_factor", &mut config.backoff_factor)
+        .map_err(e)?;
+    o.set("growth_interval", &mut config.growth_interval)
+        .map_err(e)?;
+    o.set("enabled", &mut config.enabled).map_err(e)?;
+    o.finish().map_err(e)?;
+    let enabled = config.enabled;
+    let mut scaler = config.try_init().map_err(|e| e.to_string())?;
     let found_inf: Vec<bool> = case.field("found_inf")?;
     let scales: Vec<f64> = case.field("expected_scale")?;
     let skipped: Vec<bool> = case.field("expected_skipped")?;

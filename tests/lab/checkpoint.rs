@@ -1,15 +1,17 @@
 //! Checkpoint → resume (model, optimizer, schedule, history) gives exactly the history and
 //! the model of an uninterrupted run.
 
-use burn::lr_scheduler::LrScheduler;
 use burn::tensor::Device;
 use descent::lab::models::Mlp;
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
 use descent::losses::{Reduction, binary_cross_entropy_with_logits};
-use descent::optimizers::{AdamWConfig, CosineAnnealingLrConfig};
+use descent::optimizers::registry::Schedule;
+use descent::optimizers::{
+    AdamWConfig, CosineAnnealingLrConfig, PlateauMode, ReduceLrOnPlateauConfig, SgdConfig,
+};
 
-fn schedule() -> Box<dyn LrScheduler> {
+fn schedule() -> Box<dyn Schedule> {
     Box::new(CosineAnnealingLrConfig::new(0.05, 40).init())
 }
 
@@ -80,8 +82,7 @@ fn early_stopping_stops_and_keeps_the_best_model() {
     let loss = |m: &Mlp, b: &Batch| {
         binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
     };
-    let schedule: Box<dyn LrScheduler> =
-        Box::new(CosineAnnealingLrConfig::new(0.05, 10_000).init());
+    let schedule: Box<dyn Schedule> = Box::new(CosineAnnealingLrConfig::new(0.05, 10_000).init());
     let mut t = Trainer::new(config, AdamWConfig::new().init(), schedule);
     let best = t.fit(
         Mlp::new(2, &[8], 1, &device),
@@ -105,4 +106,58 @@ fn early_stopping_stops_and_keeps_the_best_model() {
         (again - best_val).abs() < 1e-6,
         "the returned model is the best one: {again} vs {best_val}"
     );
+}
+
+/// A plateau schedule inside the trainer is told the validation loss after every epoch: with
+/// a validation set the model cannot improve on (flipped labels), the rate drops by `factor`
+/// once `patience` epochs pass without a better loss, and never without validation losses.
+#[test]
+fn the_trainer_feeds_a_plateau_schedule_its_validation_loss() {
+    let device = Device::flex().autodiff();
+    device.seed(9);
+    let data = synthetic::two_blobs(40, 13);
+    let (train, mut val) = data.split(0.25, 13);
+    for y in val.y.iter_mut() {
+        *y = 1.0 - *y;
+    }
+    let config = TrainConfig {
+        seed: 2,
+        ..TrainConfig::new(8, 16)
+    };
+    let loss = |m: &Mlp, b: &Batch| {
+        binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
+    };
+    let plateau = ReduceLrOnPlateauConfig::new(0.1)
+        .with_mode(PlateauMode::Min)
+        .with_patience(1)
+        .with_factor(0.5)
+        .init();
+    let mut t = Trainer::new(config, SgdConfig::new().init(), Box::new(plateau));
+    t.fit(
+        Mlp::new(2, &[8], 1, &device),
+        &train,
+        Some(&val),
+        &loss,
+        &device,
+    );
+    let h = t.history();
+    let per_epoch = h.step_lr.len() / 8;
+    let first = h.step_lr[0];
+    let last = h.step_lr[h.step_lr.len() - 1];
+    assert_eq!(first, 0.1);
+    assert!(
+        last < first,
+        "the validation loss rose every epoch, so the rate must have dropped: {:?}",
+        h.step_lr.iter().step_by(per_epoch).collect::<Vec<_>>()
+    );
+    // Each drop is a factor of 0.5, taken between epochs (constant within one).
+    for epoch in h.step_lr.chunks(per_epoch) {
+        assert!(epoch.iter().all(|lr| *lr == epoch[0]), "{epoch:?}");
+        let k = (0.1 / epoch[0]).log2();
+        assert!(
+            (k - k.round()).abs() < 1e-9,
+            "lr {} is not 0.1·0.5^k",
+            epoch[0]
+        );
+    }
 }

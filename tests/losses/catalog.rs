@@ -119,7 +119,7 @@ pub fn catalog() -> Vec<Spec> {
                 ok(PoissonNllLossConfig::new()
                     .with_full(true)
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.real.clone())
             },
         },
@@ -144,7 +144,7 @@ pub fn catalog() -> Vec<Spec> {
                 ok(BinaryCrossEntropyLossConfig::new()
                     .with_weight(Some(vec![0.5, 1.0, 2.0]))
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.real.clone())
             },
         },
@@ -158,7 +158,7 @@ pub fn catalog() -> Vec<Spec> {
                 ok(BinaryCrossEntropyWithLogitsLossConfig::new()
                     .with_pos_weight(Some(vec![3.0]))
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.real.clone())
             },
         },
@@ -221,7 +221,7 @@ pub fn catalog() -> Vec<Spec> {
                     .with_weight(Some(vec![1.0, 2.0, 0.5]))
                     .with_label_smoothing(0.1)
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.classes.clone())
             },
         },
@@ -234,7 +234,7 @@ pub fn catalog() -> Vec<Spec> {
             f: |x, t| {
                 ok(CrossEntropyLossConfig::new()
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward_probs(x, t.real.clone())
             },
         },
@@ -273,7 +273,7 @@ pub fn catalog() -> Vec<Spec> {
                     .with_gamma(2.0)
                     .with_alpha(Some(vec![0.2, 0.5, 0.3]))
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.classes.clone())
             },
         },
@@ -288,7 +288,7 @@ pub fn catalog() -> Vec<Spec> {
                     .with_p(2)
                     .with_margin(0.5)
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(x, t.classes.clone())
             },
         },
@@ -349,7 +349,7 @@ pub fn catalog() -> Vec<Spec> {
                 ok(TripletMarginLossConfig::new()
                     .with_swap(true)
                     .with_reduction(Reduction::Sum)
-                    .init())
+                    .try_init())
                 .forward(t.real.clone(), x, negative)
             },
         },

@@ -14,7 +14,6 @@ fn mismatched_shapes() {
     let d = device();
     let err = MseLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(
             Tensor::<2>::zeros([2, 3], &d),
             Tensor::<2>::zeros([3, 2], &d),
@@ -36,7 +35,6 @@ fn mismatched_shapes() {
     assert_mentions(&msg, &["mse_loss", "target", "shape"]);
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(
             Tensor::<2>::zeros([4, 3], &d),
             Tensor::<1, Int>::zeros([5], &d),
@@ -76,7 +74,6 @@ fn class_index_out_of_range_on(d: Device) {
     let target = Tensor::<1, Int>::from_ints([0, 4, 1], &d);
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits.clone(), target.clone())
         .unwrap_err();
     assert_mentions(
@@ -86,7 +83,6 @@ fn class_index_out_of_range_on(d: Device) {
     let negative = Tensor::<1, Int>::from_ints([0, -1, 1], &d);
     let err = NllLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits.clone(), negative)
         .unwrap_err();
     assert_mentions(&err.to_string(), &["nll_loss", "target", "got -1"]);
@@ -95,7 +91,6 @@ fn class_index_out_of_range_on(d: Device) {
     assert!(
         CrossEntropyLossConfig::new()
             .init()
-            .unwrap()
             .try_forward(logits.clone(), ignored)
             .is_ok()
     );
@@ -113,7 +108,6 @@ fn class_index_out_of_range_on(d: Device) {
     let all_ignored = Tensor::<1, Int>::from_ints([-100, -100, -100], &d);
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits, all_ignored)
         .unwrap_err();
     assert_mentions(
@@ -125,7 +119,6 @@ fn class_index_out_of_range_on(d: Device) {
 fn softmax_err(d: &Device) -> String {
     SoftmaxFocalLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(
             Tensor::<2>::zeros([2, 3], d),
             Tensor::<1, Int>::from_ints([3, 0], d),
@@ -140,7 +133,6 @@ fn targets_outside_their_domain() {
     let p = Tensor::<1>::from_floats([0.2, 0.7, 0.5], &d);
     let err = BinaryCrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 2.0, 1.0], &d))
         .unwrap_err();
     assert_mentions(
@@ -149,7 +141,6 @@ fn targets_outside_their_domain() {
     );
     let err = BinaryCrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(
             Tensor::<1>::from_floats([0.2, 1.5, 0.5], &d),
             Tensor::<1>::from_floats([0.0, 1.0, 1.0], &d),
@@ -161,7 +152,6 @@ fn targets_outside_their_domain() {
     );
     let err = BinaryCrossEntropyWithLogitsLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(p.clone(), Tensor::<1>::from_floats([-1.0, 0.0, 1.0], &d))
         .unwrap_err();
     assert_mentions(
@@ -170,19 +160,16 @@ fn targets_outside_their_domain() {
     );
     let err = SigmoidFocalLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 3.0, 1.0], &d))
         .unwrap_err();
     assert_mentions(&err.to_string(), &["sigmoid_focal_loss", "target"]);
     let err = HingeLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(p.clone(), Tensor::<1>::from_floats([0.0, 1.0, -1.0], &d))
         .unwrap_err();
     assert_mentions(&err.to_string(), &["hinge", "target", "-1 or +1", "got 0"]);
     let err = PoissonNllLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(p, Tensor::<1>::from_floats([1.0, -2.0, 0.0], &d))
         .unwrap_err();
     assert_mentions(&err.to_string(), &["poisson_nll_loss", "target", "got -2"]);
@@ -195,7 +182,6 @@ fn nan_and_inf_are_caught() {
     let y = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &d);
     let err = MseLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(x, y.clone())
         .unwrap_err();
     assert_mentions(
@@ -204,7 +190,6 @@ fn nan_and_inf_are_caught() {
     );
     let err = HuberLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(
             y.clone(),
             Tensor::<1>::from_floats([0.0, 1.0, f32::INFINITY], &d),
@@ -214,59 +199,79 @@ fn nan_and_inf_are_caught() {
     let logits = Tensor::<2>::from_floats([[0.0, f32::NEG_INFINITY]], &d);
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits, Tensor::<1, Int>::from_ints([0], &d))
         .unwrap_err();
     assert_mentions(&err.to_string(), &["cross_entropy", "input", "finite"]);
-    // The checks can be turned off for hot loops; they are on by default.
-    assert!(value_checks());
+    // The checks are on by default; turned off on one instance (for hot loops), bad input
+    // gives the IEEE result instead of the error, and the other instances still check.
+    assert!(LossSettings::new().checks);
+    let nan = || Tensor::<1>::from_floats([0.0, f32::NAN], &d);
+    let unchecked = MseLossConfig::new().with_checks(false).init();
+    let v = unchecked
+        .try_forward(nan(), nan())
+        .expect("no check, no error");
+    assert!(v.into_scalar::<f32>().is_nan());
+    let err = MseLossConfig::new()
+        .init()
+        .try_forward(nan(), nan())
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["mse_loss", "input", "finite"]);
 }
 
 #[test]
 fn invalid_reduction_and_hyperparameters_are_rejected_when_built() {
     let err = MseLossConfig::new()
         .with_reduction(Reduction::BatchMean)
-        .init()
+        .try_init()
         .unwrap_err();
     assert_mentions(&err.to_string(), &["mse_loss", "reduction", "batchmean"]);
     assert!(
         KlDivLossConfig::new()
             .with_reduction(Reduction::BatchMean)
-            .init()
+            .try_init()
             .is_ok()
     );
     let err = Reduction::parse("cross_entropy", "average").unwrap_err();
     assert_mentions(&err.to_string(), &["cross_entropy", "reduction", "average"]);
-    let err = HuberLossConfig::new().with_delta(-1.0).init().unwrap_err();
+    let err = HuberLossConfig::new()
+        .with_delta(-1.0)
+        .try_init()
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "huber_loss: delta must be > 0 and finite; got -1"
     );
     let err = SmoothL1LossConfig::new()
         .with_beta(-0.5)
-        .init()
+        .try_init()
         .unwrap_err();
     assert_mentions(&err.to_string(), &["smooth_l1_loss", "beta", ">= 0"]);
     let err = CrossEntropyLossConfig::new()
         .with_label_smoothing(1.5)
-        .init()
+        .try_init()
         .unwrap_err();
     assert_mentions(
         &err.to_string(),
         &["cross_entropy", "label_smoothing", "[0, 1]", "1.5"],
     );
-    let err = QuantileLossConfig::new().with_q(1.2).init().unwrap_err();
+    let err = QuantileLossConfig::new()
+        .with_q(1.2)
+        .try_init()
+        .unwrap_err();
     assert_mentions(&err.to_string(), &["quantile", "q", "[0, 1]"]);
     let err = SigmoidFocalLossConfig::new()
         .with_gamma(-1.0)
-        .init()
+        .try_init()
         .unwrap_err();
     assert_mentions(&err.to_string(), &["sigmoid_focal_loss", "gamma"]);
-    let err = MultiMarginLossConfig::new().with_p(3).init().unwrap_err();
+    let err = MultiMarginLossConfig::new()
+        .with_p(3)
+        .try_init()
+        .unwrap_err();
     assert_mentions(&err.to_string(), &["multi_margin_loss", "p", "1 or 2"]);
     let err = TripletMarginLossConfig::new()
         .with_margin(0.0)
-        .init()
+        .try_init()
         .unwrap_err();
     assert_mentions(&err.to_string(), &["triplet_margin_loss", "margin"]);
     let err = Regularizer::elastic_net(-0.1, 0.0).unwrap_err();
@@ -275,7 +280,6 @@ fn invalid_reduction_and_hyperparameters_are_rejected_when_built() {
     let err = CrossEntropyLossConfig::new()
         .with_weight(Some(vec![1.0, 2.0]))
         .init()
-        .unwrap()
         .try_forward(
             Tensor::<2>::zeros([2, 3], &d),
             Tensor::<1, Int>::from_ints([0, 1], &d),
@@ -295,7 +299,7 @@ fn invalid_reduction_and_hyperparameters_are_rejected_when_built() {
 #[test]
 fn gaussian_nll_rejects_negative_variance_and_bad_var_shape() {
     let d = device();
-    let loss = GaussianNllLossConfig::new().init().unwrap();
+    let loss = GaussianNllLossConfig::new().init();
     let x = Tensor::<2>::zeros([2, 3], &d);
     let err = loss
         .try_forward(
@@ -334,7 +338,6 @@ fn large_finite_values_are_not_mistaken_for_infinities() {
     let x = Tensor::<1>::from_floats([3e38, 3e38, 3e38, 1.0], &d);
     let loss = MseLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(x.clone(), x)
         .expect("finite inputs are accepted");
     assert_eq!(loss.into_scalar::<f32>(), 0.0);

@@ -1,8 +1,8 @@
 //! Loss properties, the seed notes' worked examples, and the errors bad input gets.
 
 mod catalog;
+mod equivalence;
 mod errors;
-mod fused;
 #[path = "../support/messages.rs"]
 mod messages;
 mod properties;

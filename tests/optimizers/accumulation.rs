@@ -8,7 +8,6 @@ use crate::common::{Net, data, device, mse_grads, rows};
 
 #[test]
 fn k_accumulated_micro_batches_give_the_step_of_one_batch_k_times_larger() {
-    let _guard = crate::common::fused_switch();
     let device = device();
     let (x, y) = data(&device);
     for k in [2, 4] {

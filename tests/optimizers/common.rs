@@ -59,10 +59,3 @@ pub fn mse_grads(net: &Net, x: Tensor<2>, y: Tensor<2>) -> GradientsParams {
     let loss = (net.forward(x) - y).square().mean();
     GradientsParams::from_grads(loss.backward(), net)
 }
-
-/// The fused-step switch is global: tests that flip it, or that compare runs exactly, hold
-/// this lock so that they do not see each other's setting.
-pub fn fused_switch() -> std::sync::MutexGuard<'static, ()> {
-    static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SWITCH.lock().unwrap_or_else(|e| e.into_inner())
-}

@@ -216,9 +216,8 @@ fn nan_gradients_off_the_cpu_are_found_by_the_deferred_check() {
         grads
     };
     // Interval 1: finite gradients pass the read-back, a NaN one fails the next one.
-    set_finite_check_interval(1);
     let net = Net::new(&device);
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new().with_check_interval(1).init();
     let (x, y) = data(&device);
     let grads = mse_grads(&net, x, y);
     let net = optim.step(0.01, net, grads);
@@ -228,7 +227,6 @@ fn nan_gradients_off_the_cpu_are_found_by_the_deferred_check() {
         let _ = optim.step(0.01, net, grads);
         check_pending_grads();
     });
-    set_finite_check_interval(FINITE_CHECK_INTERVAL);
     assert_mentions(&msg, &["adam", "grad", "finite"]);
     // The default interval: the periodic read-back finds the parameter a NaN gradient (SGD)
     // or an infinite one (Lion: sign(±inf) is finite, its momentum is not) left behind.

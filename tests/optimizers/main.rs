@@ -3,8 +3,8 @@
 
 mod accumulation;
 mod common;
+mod equivalence;
 mod errors;
-mod fused;
 mod lbfgs;
 #[path = "../support/messages.rs"]
 mod messages;

@@ -53,7 +53,6 @@ fn schedule() -> Box<dyn LrScheduler> {
 
 #[test]
 fn optimizer_and_schedule_resume_exactly() {
-    let _guard = crate::common::fused_switch();
     let device = device();
     let (x, y) = data(&device);
     for (name, make) in optimizers() {
@@ -123,7 +122,6 @@ fn plateau_schedule_resumes_exactly() {
 
 #[test]
 fn lbfgs_and_grad_scaler_states_round_trip_through_serde() {
-    let _guard = crate::common::fused_switch();
     let quadratic = |x: &[f64]| {
         let f = 0.5 * (x[0] * x[0] + 10.0 * x[1] * x[1]);
         (f, vec![x[0], 10.0 * x[1]])

@@ -51,3 +51,43 @@ pub fn report_figures(files: &[PathBuf]) {
         println!("  {}", f.display());
     }
 }
+
+/// `--optimizer`, `--lr`, `--optimizer-options`: the optimizer of an example that trains with
+/// one, built by name through [`registry`](descent_optimizers::registry) (flatten it into the
+/// example's parser; each example gives its own default).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OptimizerArgs {
+    /// Optimizer by PyTorch's name: sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam,
+    /// adadelta, lion, ema_momentum (default: the example's).
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate (default: the example's).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// More keyword arguments of the optimizer, as JSON, e.g. '{"betas": [0.9, 0.99]}'.
+    #[arg(long)]
+    pub optimizer_options: Option<String>,
+}
+
+impl OptimizerArgs {
+    /// The optimizer the flags name, else `default` with `default_options`, and the learning
+    /// rate (`--lr`, else `default_lr`).
+    pub fn build(
+        &self,
+        default: &str,
+        default_options: serde_json::Value,
+        default_lr: f64,
+    ) -> Result<(burn::optim::ModuleOptimizer, f64), String> {
+        let name = self.optimizer.as_deref().unwrap_or(default);
+        let mut options = match (&self.optimizer_options, &self.optimizer) {
+            (Some(json), _) => serde_json::from_str(json)
+                .map_err(|e| format!("--optimizer-options: not a JSON object: {e}"))?,
+            (None, Some(_)) => serde_json::json!({}),
+            (None, None) => default_options,
+        };
+        options["lr"] = self.lr.unwrap_or(default_lr).into();
+        let built = descent_optimizers::registry::optimizer(name, &options)
+            .map_err(|e| format!("--optimizer {name}: {e}"))?;
+        Ok((built.optimizer, built.lr))
+    }
+}

@@ -1,9 +1,13 @@
 //! The training loop: shuffled mini-batches per epoch, any loss, optimizer and schedule,
 //! a progress bar, loss history, validation, early stopping, checkpoint and resume.
+//!
+//! An epoch is: [`Trainer::shuffled`] row order, one optimizer step per mini-batch
+//! ([`Trainer::step`]), the validation loss ([`Trainer::validate`]) reported to the schedule
+//! (a plateau schedule acts on it) and to early stopping ([`Trainer::track_best`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
+use burn::lr_scheduler::LrSchedulerRecord;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::{BurnpackStore, ModuleSnapshot};
@@ -14,7 +18,49 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use descent_optimizers::registry::Schedule;
+
 use crate::data::Dataset;
+
+/// What can go wrong saving or resuming a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A model, optimizer or schedule record could not be written or read.
+    #[error("{what} ({path}): {message}")]
+    Record {
+        /// What the record holds: `model`, `optimizer`, `schedule` or `progress`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+impl TrainError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn record(what: &'static str, path: &Path, message: impl std::fmt::Debug) -> Self {
+        Self::Record {
+            what,
+            path: path.to_path_buf(),
+            message: format!("{message:?}"),
+        }
+    }
+}
 
 /// A mini-batch on the device: features, targets `[n, 1]` and targets as class indices.
 pub struct Batch {
@@ -92,11 +138,12 @@ struct Progress {
 }
 
 /// Trains a model epoch by epoch; holds the optimizer, the schedule (stepped once per
-/// optimizer step) and the history, and can save all of it with the model and resume.
+/// optimizer step, and told the validation loss after each epoch) and the history, and can
+/// save all of it with the model and resume.
 pub struct Trainer<M> {
     config: TrainConfig,
     optim: ModuleOptimizer,
-    schedule: Box<dyn LrScheduler>,
+    schedule: Box<dyn Schedule>,
     history: History,
     epoch: usize,
     bad_epochs: usize,
@@ -105,12 +152,9 @@ pub struct Trainer<M> {
 
 impl<M: Module + Clone> Trainer<M> {
     /// A trainer with an optimizer and a schedule (a constant rate is `ConstantLr` with
-    /// factor 1, or any Burn `LrScheduler`).
-    pub fn new(
-        config: TrainConfig,
-        optim: ModuleOptimizer,
-        schedule: Box<dyn LrScheduler>,
-    ) -> Self {
+    /// factor 1; `ReduceLrOnPlateau` watches the validation loss, or the training loss without
+    /// a validation set).
+    pub fn new(config: TrainConfig, optim: ModuleOptimizer, schedule: Box<dyn Schedule>) -> Self {
         Self {
             config,
             optim,
@@ -163,57 +207,32 @@ impl<M: Module + Clone> Trainer<M> {
         L: Fn(&M, &Batch) -> Tensor<1>,
     {
         let batch_size = self.config.batch_size.clamp(1, train.len().max(1));
-        let batches = train.len().div_ceil(batch_size);
-        let bar = if self.config.progress {
-            let bar = ProgressBar::new((epochs * batches) as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}")
-                    .expect("a valid template"),
-            );
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = self.progress_bar(epochs * train.len().div_ceil(batch_size));
         let val_batch = val.map(|v| Batch::of(v, device));
         for _ in 0..epochs {
             if self.history.stopped_early {
                 break;
             }
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            let seed = self.config.seed ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            order.shuffle(&mut StdRng::seed_from_u64(seed));
             let mut total = 0.0;
-            for chunk in order.chunks(batch_size) {
-                let batch = Batch::of(&train.subset(chunk), device);
-                let value = loss(&model, &batch);
-                let scalar = value.clone().into_scalar::<f64>();
-                let grads = GradientsParams::from_grads(value.backward(), &model);
-                let lr = self.schedule.step();
-                model = self.optim.step(lr, model, grads);
-                self.history.step_loss.push(scalar);
-                self.history.step_lr.push(lr);
-                total += scalar * chunk.len() as f64;
+            for rows in self.shuffled(train.len()).chunks(batch_size) {
+                let batch = Batch::of(&train.subset(rows), device);
+                let (next, value) = self.step(model, &batch, loss);
+                model = next;
+                total += value * rows.len() as f64;
                 bar.inc(1);
-                bar.set_message(format!("epoch {} loss {scalar:.5}", self.epoch + 1));
+                bar.set_message(format!("epoch {} loss {value:.5}", self.epoch + 1));
             }
-            self.history
-                .epoch_loss
-                .push(total / train.len().max(1) as f64);
-            if let Some(vb) = &val_batch {
-                let v = loss(&model, vb).into_scalar::<f64>();
-                self.history.val_loss.push(v);
-                let better = self.best.as_ref().is_none_or(|(b, _)| v < *b);
-                if better {
-                    self.best = Some((v, model.clone()));
-                    self.history.best_epoch = Some(self.epoch);
-                    self.bad_epochs = 0;
-                } else {
-                    self.bad_epochs += 1;
+            let epoch_loss = total / train.len().max(1) as f64;
+            self.history.epoch_loss.push(epoch_loss);
+            let watched = match &val_batch {
+                Some(vb) => {
+                    let v = self.validate(&model, vb, loss);
+                    self.track_best(v, &model);
+                    v
                 }
-                if self.config.patience.is_some_and(|p| self.bad_epochs >= p) {
-                    self.history.stopped_early = true;
-                }
-            }
+                None => epoch_loss,
+            };
+            self.schedule.report(watched);
             self.epoch += 1;
         }
         bar.finish_and_clear();
@@ -227,32 +246,99 @@ impl<M: Module + Clone> Trainer<M> {
         }
     }
 
+    /// A progress bar over `steps` optimizer steps (hidden unless `config.progress`).
+    fn progress_bar(&self, steps: usize) -> ProgressBar {
+        if !self.config.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}")
+                .expect("a valid template"),
+        );
+        bar
+    }
+
+    /// The rows `0..n` in this epoch's order: a shuffle seeded by the seed and the epoch, so
+    /// that a resumed run takes the same batches.
+    pub fn shuffled(&self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        let seed = self.config.seed ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        order
+    }
+
+    /// One optimizer step on `batch` at the schedule's next rate; returns the model and the
+    /// batch's loss (recorded in the history).
+    pub fn step<L>(&mut self, model: M, batch: &Batch, loss: &L) -> (M, f64)
+    where
+        L: Fn(&M, &Batch) -> Tensor<1>,
+    {
+        let value = loss(&model, batch);
+        let scalar = value.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(value.backward(), &model);
+        let lr = self.schedule.step();
+        let model = self.optim.step(lr, model, grads);
+        self.history.step_loss.push(scalar);
+        self.history.step_lr.push(lr);
+        (model, scalar)
+    }
+
+    /// The loss on the validation batch, recorded in the history.
+    pub fn validate<L>(&mut self, model: &M, val: &Batch, loss: &L) -> f64
+    where
+        L: Fn(&M, &Batch) -> Tensor<1>,
+    {
+        let v = loss(model, val).into_scalar::<f64>();
+        self.history.val_loss.push(v);
+        v
+    }
+
+    /// Keeps `model` when `val_loss` is the best so far, and stops training after
+    /// `config.patience` epochs without a better one.
+    pub fn track_best(&mut self, val_loss: f64, model: &M) {
+        if self.best.as_ref().is_none_or(|(b, _)| val_loss < *b) {
+            self.best = Some((val_loss, model.clone()));
+            self.history.best_epoch = Some(self.epoch);
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.config.patience.is_some_and(|p| self.bad_epochs >= p) {
+            self.history.stopped_early = true;
+        }
+    }
+
     /// Saves the model, the optimizer, the schedule and the progress under `dir`.
-    pub fn save(&self, dir: &Path, model: &M) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn save(&self, dir: &Path, model: &M) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
         save_model(model, &dir.join("model.bpk"))?;
         if let Some((_, best)) = &self.best {
             save_model(best, &dir.join("best.bpk"))?;
         }
+        let path = dir.join("optimizer.bpk");
         let optim = self
             .optim
             .into_bytes()
-            .map_err(|e| format!("optimizer: {e:?}"))?;
-        std::fs::write(dir.join("optimizer.bpk"), &optim[..]).map_err(|e| e.to_string())?;
+            .map_err(|e| TrainError::record("optimizer", &path, e))?;
+        std::fs::write(&path, &optim[..]).map_err(TrainError::io(&path))?;
+        let path = dir.join("schedule.bpk");
         let sched = self
             .schedule
             .to_record()
             .into_bytes()
-            .map_err(|e| format!("schedule: {e:?}"))?;
-        std::fs::write(dir.join("schedule.bpk"), &sched[..]).map_err(|e| e.to_string())?;
+            .map_err(|e| TrainError::record("schedule", &path, e))?;
+        std::fs::write(&path, &sched[..]).map_err(TrainError::io(&path))?;
         let progress = Progress {
             history: self.history.clone(),
             epoch: self.epoch,
             bad_epochs: self.bad_epochs,
             best_val: self.best.as_ref().map(|(v, _)| *v),
         };
-        let json = serde_json::to_string(&progress).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("progress.json"), json).map_err(|e| e.to_string())
+        let path = dir.join("progress.json");
+        let json = serde_json::to_string(&progress)
+            .map_err(|e| TrainError::record("progress", &path, e))?;
+        std::fs::write(&path, json).map_err(TrainError::io(&path))
     }
 
     /// Resumes from a checkpoint saved by [`save`](Self::save): `model`, `optim` and
@@ -262,23 +348,27 @@ impl<M: Module + Clone> Trainer<M> {
         dir: &Path,
         config: TrainConfig,
         optim: ModuleOptimizer,
-        mut schedule: Box<dyn LrScheduler>,
+        mut schedule: Box<dyn Schedule>,
         model: M,
-    ) -> Result<(Self, M), String> {
+    ) -> Result<(Self, M), TrainError> {
         let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(TrainError::io(&path))
         };
         let model = load_model(model, &dir.join("model.bpk"))?;
+        let path = dir.join("optimizer.bpk");
         let optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bpk")?))
-            .map_err(|e| format!("optimizer: {e:?}"))?;
+            .map_err(|e| TrainError::record("optimizer", &path, e))?;
+        let path = dir.join("schedule.bpk");
         let record = LrSchedulerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(read(
             "schedule.bpk",
         )?))
-        .map_err(|e| format!("schedule: {e:?}"))?;
+        .map_err(|e| TrainError::record("schedule", &path, e))?;
         schedule.load_record(record);
+        let path = dir.join("progress.json");
         let progress: Progress = serde_json::from_slice(&read("progress.json")?)
-            .map_err(|e| format!("progress.json: {e}"))?;
+            .map_err(|e| TrainError::record("progress", &path, e))?;
         let best = match progress.best_val {
             Some(v) => Some((v, load_model(model.clone(), &dir.join("best.bpk"))?)),
             None => None,
@@ -298,17 +388,17 @@ impl<M: Module + Clone> Trainer<M> {
     }
 }
 
-fn save_model<M: Module>(model: &M, path: &Path) -> Result<(), String> {
+fn save_model<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
     let mut store = BurnpackStore::from_file(path).overwrite(true);
     model
         .save_into(&mut store)
-        .map_err(|e| format!("{}: {e:?}", path.display()))
+        .map_err(|e| TrainError::record("model", path, e))
 }
 
-fn load_model<M: Module>(mut model: M, path: &Path) -> Result<M, String> {
+fn load_model<M: Module>(mut model: M, path: &Path) -> Result<M, TrainError> {
     let mut store = BurnpackStore::from_file(path);
     model
         .load_from(&mut store)
-        .map_err(|e| format!("{}: {e:?}", path.display()))?;
+        .map_err(|e| TrainError::record("model", path, e))?;
     Ok(model)
 }

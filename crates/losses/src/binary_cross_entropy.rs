@@ -2,10 +2,12 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use wide::f32x8;
+use descent_kernel::{Num, f32x8};
 
-use crate::fused::{self, simd};
+use crate::LossSettings;
+use crate::fused::{self, logistic::logistic};
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, stable, weights};
 
 const BCE: &str = "binary_cross_entropy";
@@ -21,17 +23,23 @@ pub struct BinaryCrossEntropyLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl BinaryCrossEntropyLossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction.
-    pub fn init(&self) -> LossResult<BinaryCrossEntropyLoss> {
+    pub fn try_init(&self) -> LossResult<BinaryCrossEntropyLoss> {
         Ok(BinaryCrossEntropyLoss {
             weight: self.weight.clone(),
             reduction: self.reduction.check_elementwise(BCE)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(BinaryCrossEntropyLossConfig => BinaryCrossEntropyLoss);
 
 /// Binary cross-entropy of probabilities `x ∈ [0, 1]`, PyTorch's `binary_cross_entropy`:
 ///
@@ -48,6 +56,8 @@ pub struct BinaryCrossEntropyLoss {
     pub weight: Option<Vec<f64>>,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl BinaryCrossEntropyLoss {
@@ -96,11 +106,14 @@ pub struct BinaryCrossEntropyWithLogitsLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl BinaryCrossEntropyWithLogitsLossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction and non-finite weights.
-    pub fn init(&self) -> LossResult<BinaryCrossEntropyWithLogitsLoss> {
+    pub fn try_init(&self) -> LossResult<BinaryCrossEntropyWithLogitsLoss> {
         for (arg, w) in [("weight", &self.weight), ("pos_weight", &self.pos_weight)] {
             if let Some(v) = w.iter().flatten().find(|v| !v.is_finite()) {
                 return Err(crate::LossError::new(
@@ -114,9 +127,12 @@ impl BinaryCrossEntropyWithLogitsLossConfig {
             weight: self.weight.clone(),
             pos_weight: self.pos_weight.clone(),
             reduction: self.reduction.check_elementwise(BCE_LOGITS)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(BinaryCrossEntropyWithLogitsLossConfig => BinaryCrossEntropyWithLogitsLoss);
 
 /// Binary cross-entropy of logits `x`, PyTorch's `binary_cross_entropy_with_logits`, with
 /// `p` the `pos_weight` and `softplus(z) = log(1 + e^z)`:
@@ -137,58 +153,75 @@ pub struct BinaryCrossEntropyWithLogitsLoss {
     pub pos_weight: Option<Vec<f64>>,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
-impl BinaryCrossEntropyWithLogitsLoss {
-    fn elementwise<const D: usize>(
-        &self,
-        input: Tensor<D>,
-        target: Tensor<D>,
-    ) -> LossResult<Tensor<D>> {
-        checks::in_range(BCE_LOGITS, "target", &target, 0.0, 1.0)?;
-        let (dims, device) = (input.dims(), input.device());
-        let one_minus_y = target.clone().neg().add_scalar(1.0);
-        let softplus_neg = stable::softplus(input.clone().neg());
-        let positive = match &self.pos_weight {
-            None => softplus_neg,
-            Some(p) => {
-                let p = weights::broadcast(BCE_LOGITS, "pos_weight", p, dims, &device)?;
-                let log_weight = p.sub_scalar(1.0).mul(target).add_scalar(1.0);
-                log_weight.mul(softplus_neg)
-            }
-        };
-        let loss = one_minus_y.mul(input).add(positive);
-        match &self.weight {
-            None => Ok(loss),
-            Some(w) => Ok(loss.mul(weights::broadcast(BCE_LOGITS, "weight", w, dims, &device)?)),
-        }
-    }
-}
-
-impl BinaryCrossEntropyWithLogitsLoss {
-    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
-        let scalar = |w: &Option<Vec<f64>>, default: f64| match w.as_deref() {
-            None => Some(default as f32),
-            Some([v]) => Some(*v as f32),
-            Some(_) => None,
-        };
-        let kernel = BceLogitsKernel {
-            weight: scalar(&self.weight, 1.0)?,
-            pos_weight: scalar(&self.pos_weight, 1.0)?,
-        };
-        fused::pointwise(&kernel, input, target, self.reduction)
-    }
-}
-
-/// The fused CPU kernel, for a single `weight` `w` and `pos_weight` `p`, with
+/// The loss and its derivative, written once, with `w` the `weight`, `p` the `pos_weight` and
 /// `L = 1 + (p - 1)·y`:
 ///
 /// ```text
 /// ℓ = w [(1 - y)·x + L·softplus(-x)],   ∂ℓ/∂x = w [L·σ(x) - p·y]
 /// ```
+#[inline(always)]
+fn bce_with_logits<T: Num>(x: T, y: T, weight: Option<T>, pos_weight: Option<T>) -> (T, T) {
+    let s = logistic(x.clone());
+    let one_minus_y = (-y.clone()).shift(1.0);
+    let (loss, grad) = match pos_weight {
+        None => (one_minus_y * x + s.softplus_neg, s.p - y),
+        Some(p) => {
+            let l = (p.clone().shift(-1.0) * y.clone()).shift(1.0);
+            (
+                one_minus_y * x + l.clone() * s.softplus_neg,
+                l * s.p - p * y,
+            )
+        }
+    };
+    match weight {
+        Some(w) => (w.clone() * loss, w * grad),
+        None => (loss, grad),
+    }
+}
+
+impl BinaryCrossEntropyWithLogitsLoss {
+    /// `(ℓ, ∂ℓ/∂x)` on tensors, the weights broadcast to the input.
+    fn with_grad<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<(Tensor<D>, Tensor<D>)> {
+        checks::in_range(BCE_LOGITS, "target", &target, 0.0, 1.0)?;
+        let (dims, device) = (input.dims(), input.device());
+        let broadcast = |arg, w: &Option<Vec<f64>>| {
+            w.as_deref()
+                .map(|w| weights::broadcast(BCE_LOGITS, arg, w, dims, &device))
+                .transpose()
+        };
+        let weight = broadcast("weight", &self.weight)?;
+        let pos_weight = broadcast("pos_weight", &self.pos_weight)?;
+        Ok(bce_with_logits(input, target, weight, pos_weight))
+    }
+
+    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
+        let scalar = |w: &Option<Vec<f64>>| match w.as_deref() {
+            None => Some(None),
+            Some([v]) => Some(Some(*v as f32)),
+            Some(_) => None,
+        };
+        let kernel = BceLogitsKernel {
+            weight: scalar(&self.weight)?,
+            pos_weight: scalar(&self.pos_weight)?,
+        };
+        let checks = self.settings.checks;
+        fused::pointwise(&kernel, input, target, self.reduction, checks)
+    }
+}
+
+/// [`bce_with_logits`] on eight lanes for the fused CPU path, with one `weight` and one
+/// `pos_weight` for all elements.
 struct BceLogitsKernel {
-    weight: f32,
-    pos_weight: f32,
+    weight: Option<f32>,
+    pos_weight: Option<f32>,
 }
 
 impl fused::Pointwise for BceLogitsKernel {
@@ -196,12 +229,11 @@ impl fused::Pointwise for BceLogitsKernel {
 
     #[inline(always)]
     fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
-        let s = simd::logistic(x);
-        let (w, p) = (f32x8::splat(self.weight), f32x8::splat(self.pos_weight));
-        let l = (p - f32x8::ONE).mul_add(y, f32x8::ONE);
-        let loss = (f32x8::ONE - y).mul_add(x, l * s.softplus_neg);
-        let grad = l.mul_add(s.p, -(p * y));
-        (w * loss, w * grad)
+        let (w, p) = (
+            self.weight.map(f32x8::splat),
+            self.pos_weight.map(f32x8::splat),
+        );
+        bce_with_logits(x, y, w, p)
     }
 }
 
@@ -218,7 +250,7 @@ pub fn binary_cross_entropy<const D: usize>(
 ) -> Tensor<1> {
     let loss = BinaryCrossEntropyLossConfig::new()
         .with_reduction(reduction)
-        .init();
+        .try_init();
     crate::error::or_panic(loss).forward(input, target)
 }
 
@@ -233,6 +265,6 @@ pub fn binary_cross_entropy_with_logits<const D: usize>(
 ) -> Tensor<1> {
     let loss = BinaryCrossEntropyWithLogitsLossConfig::new()
         .with_reduction(reduction)
-        .init();
+        .try_init();
     crate::error::or_panic(loss).forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
 
-use crate::error::{LossError, or_panic};
+use crate::LossSettings;
+use crate::error::or_panic;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce};
 
 const DENSE: &str = "categorical_cross_entropy";
@@ -18,21 +20,38 @@ pub struct CategoricalCrossEntropyLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl CategoricalCrossEntropyLossConfig {
     /// Builds the loss for one-hot or probability targets.
-    pub fn init(&self) -> LossResult<CategoricalCrossEntropyLoss> {
+    pub fn try_init(&self) -> LossResult<CategoricalCrossEntropyLoss> {
         Ok(CategoricalCrossEntropyLoss {
             reduction: self.reduction.check_elementwise(DENSE)?,
+            settings: self.settings,
         })
     }
 
     /// Builds the loss for integer class targets.
-    pub fn init_sparse(&self) -> LossResult<SparseCategoricalCrossEntropyLoss> {
+    pub fn try_init_sparse(&self) -> LossResult<SparseCategoricalCrossEntropyLoss> {
         Ok(SparseCategoricalCrossEntropyLoss {
             reduction: self.reduction.check_elementwise(SPARSE)?,
+            settings: self.settings,
         })
+    }
+}
+
+loss_config!(CategoricalCrossEntropyLossConfig => CategoricalCrossEntropyLoss);
+
+impl CategoricalCrossEntropyLossConfig {
+    /// Builds the sparse loss (integer class targets).
+    ///
+    /// # Panics
+    /// When a hyperparameter is invalid, with the message of `try_init_sparse`.
+    pub fn init_sparse(&self) -> SparseCategoricalCrossEntropyLoss {
+        or_panic(self.try_init_sparse())
     }
 }
 
@@ -41,13 +60,12 @@ fn clipped_log_probs(loss: &'static str, input: Tensor<2>) -> LossResult<Tensor<
     checks::finite(loss, "input", &input)?;
     checks::in_range(loss, "input", &input, 0.0, f64::INFINITY)?;
     let total = input.clone().sum_dim(1);
-    if checks::value_checks() && total.clone().equal_elem(0.0).any().into_scalar::<bool>() {
-        return Err(LossError::new(
-            loss,
-            "input",
-            "rows must have a positive sum of probabilities; got a row of zeros",
-        ));
-    }
+    checks::no_zeros(
+        loss,
+        "input",
+        &total,
+        "rows must have a positive sum of probabilities; got a row of zeros",
+    )?;
     Ok(input.div(total).clamp(EPS, 1.0 - EPS).log())
 }
 
@@ -64,6 +82,8 @@ fn clipped_log_probs(loss: &'static str, input: Tensor<2>) -> LossResult<Tensor<
 pub struct CategoricalCrossEntropyLoss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl CategoricalCrossEntropyLoss {
@@ -73,11 +93,13 @@ impl CategoricalCrossEntropyLoss {
         input: Tensor<2>,
         target: Tensor<2>,
     ) -> LossResult<Tensor<1>> {
-        checks::same_shape(DENSE, "target", &target.dims(), "input", &input.dims())?;
-        checks::finite(DENSE, "target", &target)?;
-        let n = input.dims()[0];
-        let log_p = clipped_log_probs(DENSE, input)?;
-        Ok(target.mul(log_p).sum_dim(1).reshape([n]).neg())
+        checks::scope(self.settings.checks, || {
+            checks::same_shape(DENSE, "target", &target.dims(), "input", &input.dims())?;
+            checks::finite(DENSE, "target", &target)?;
+            let n = input.dims()[0];
+            let log_p = clipped_log_probs(DENSE, input)?;
+            Ok(target.mul(log_p).sum_dim(1).reshape([n]).neg())
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -87,10 +109,12 @@ impl CategoricalCrossEntropyLoss {
 
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<2>) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -109,6 +133,8 @@ impl CategoricalCrossEntropyLoss {
 pub struct SparseCategoricalCrossEntropyLoss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl SparseCategoricalCrossEntropyLoss {
@@ -119,17 +145,19 @@ impl SparseCategoricalCrossEntropyLoss {
         input: Tensor<2>,
         target: Tensor<1, Int>,
     ) -> LossResult<Tensor<1>> {
-        let [n, classes] = input.dims();
-        checks::same_shape(
-            SPARSE,
-            "target",
-            &target.dims(),
-            "input's first dimension",
-            &[n],
-        )?;
-        checks::class_indices(SPARSE, &target, classes, None)?;
-        let log_p = clipped_log_probs(SPARSE, input)?;
-        Ok(log_p.gather(1, target.reshape([n, 1])).reshape([n]).neg())
+        checks::scope(self.settings.checks, || {
+            let [n, classes] = input.dims();
+            checks::same_shape(
+                SPARSE,
+                "target",
+                &target.dims(),
+                "input's first dimension",
+                &[n],
+            )?;
+            checks::class_indices(SPARSE, &target, classes, None)?;
+            let log_p = clipped_log_probs(SPARSE, input)?;
+            Ok(log_p.gather(1, target.reshape([n, 1])).reshape([n]).neg())
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -139,10 +167,12 @@ impl SparseCategoricalCrossEntropyLoss {
 
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -163,7 +193,7 @@ pub fn categorical_cross_entropy(
     or_panic(
         CategoricalCrossEntropyLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target)
 }
@@ -181,7 +211,7 @@ pub fn sparse_categorical_cross_entropy(
     or_panic(
         CategoricalCrossEntropyLossConfig::new()
             .with_reduction(reduction)
-            .init_sparse(),
+            .try_init_sparse(),
     )
     .forward(input, target)
 }

@@ -2,31 +2,17 @@
 //!
 //! Value checks (finiteness, target ranges, class indices) each reduce to one number on the
 //! device that is 0 when the check passes; the offending element is looked up only when a
-//! check fails. Inside a [`scope`] (every `forward` of the common losses) the numbers are
-//! gathered and read back in one transfer at the end, so a loss call waits for the device
-//! once, not once per check. They are on by default and can be switched off process-wide
-//! with [`set_value_checks`] for hot loops whose inputs are known to be valid. Shape checks
-//! are always on.
+//! check fails. Every loss call runs in one [`scope`]: its numbers are gathered and read back
+//! in one transfer at the end, so a loss call waits for the device once, not once per check.
+//! They are on by default and can be switched off per loss instance
+//! ([`LossSettings::checks`](crate::LossSettings::checks)) for hot loops whose inputs are known
+//! to be valid. Shape checks are always on.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::{LossError, LossResult};
-
-static VALUE_CHECKS: AtomicBool = AtomicBool::new(true);
-
-/// Turns the device-side value checks (NaN/inf inputs, target ranges, class indices) on or off
-/// for the whole process. They cost one small device read-back per check; on by default.
-pub fn set_value_checks(enabled: bool) {
-    VALUE_CHECKS.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether value checks are on (see [`set_value_checks`]).
-pub fn value_checks() -> bool {
-    VALUE_CHECKS.load(Ordering::Relaxed)
-}
 
 /// `a` and `b` must have the same shape.
 pub(crate) fn same_shape(
@@ -84,9 +70,20 @@ struct Pending {
     exact: Box<dyn FnOnce() -> LossResult<()>>,
 }
 
+/// An open [`scope`]: whether its checks are on, and the checks waiting for the read-back.
+struct Scope {
+    on: bool,
+    pending: Vec<Pending>,
+}
+
 thread_local! {
-    /// The checks of the innermost open [`scope`] of this thread, if one is open.
-    static SCOPE: RefCell<Option<Vec<Pending>>> = const { RefCell::new(None) };
+    /// The outermost open [`scope`] of this thread, if one is open.
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Whether value checks are on here: those of the open scope, on outside any scope.
+pub(crate) fn enabled() -> bool {
+    SCOPE.with_borrow(|s| s.as_ref().is_none_or(|s| s.on))
 }
 
 /// Closes the scope even when the loss panics, so later calls are not caught in it.
@@ -98,18 +95,26 @@ impl Drop for ScopeGuard {
     }
 }
 
-/// Runs `f` with its value checks gathered and read back together when it returns: one
-/// device transfer for all of them. A host-side error of `f` (a shape) is returned as is;
-/// otherwise the first failed check, in the order the checks were made, is the error. Nested
-/// scopes join the outermost one.
-pub(crate) fn scope<T>(f: impl FnOnce() -> LossResult<T>) -> LossResult<T> {
-    if !value_checks() || SCOPE.with_borrow(Option::is_some) {
+/// Runs `f` with its value checks on (`on`) or off, gathered and read back together when it
+/// returns: one device transfer for all of them. A host-side error of `f` (a shape) is
+/// returned as is; otherwise the first failed check, in the order the checks were made, is
+/// the error. Nested scopes join the outermost one (and its `on`).
+pub(crate) fn scope<T>(on: bool, f: impl FnOnce() -> LossResult<T>) -> LossResult<T> {
+    if SCOPE.with_borrow(Option::is_some) {
         return f();
     }
-    SCOPE.with_borrow_mut(|s| *s = Some(Vec::new()));
+    SCOPE.with_borrow_mut(|s| {
+        *s = Some(Scope {
+            on,
+            pending: Vec::new(),
+        })
+    });
     let guard = ScopeGuard;
     let result = f();
-    let pending = SCOPE.with_borrow_mut(Option::take).unwrap_or_default();
+    let pending = SCOPE
+        .with_borrow_mut(Option::take)
+        .map(|s| s.pending)
+        .unwrap_or_default();
     drop(guard);
     let result = result?;
     verify(pending)?;
@@ -158,8 +163,8 @@ fn total<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 fn check(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()> + 'static) -> LossResult<()> {
     let value = value.inner();
     let queued = SCOPE.with_borrow_mut(|s| match s {
-        Some(pending) => {
-            pending.push(Pending {
+        Some(scope) => {
+            scope.pending.push(Pending {
                 value: value.clone(),
                 exact: Box::new(exact),
             });
@@ -179,7 +184,7 @@ pub(crate) fn finite<const D: usize>(
     arg: &'static str,
     x: &Tensor<D>,
 ) -> LossResult<()> {
-    if !value_checks() {
+    if !enabled() {
         return Ok(());
     }
     let x = x.clone().inner();
@@ -204,7 +209,7 @@ pub(crate) fn in_range<const D: usize>(
     lo: f64,
     hi: f64,
 ) -> LossResult<()> {
-    if !value_checks() {
+    if !enabled() {
         return Ok(());
     }
     let x = x.clone().inner();
@@ -227,7 +232,7 @@ pub(crate) fn signs<const D: usize>(
     arg: &'static str,
     x: &Tensor<D>,
 ) -> LossResult<()> {
-    if !value_checks() {
+    if !enabled() {
         return Ok(());
     }
     let x = x.clone().inner();
@@ -254,7 +259,7 @@ pub(crate) fn class_indices<const D: usize>(
     classes: usize,
     ignore_index: Option<i64>,
 ) -> LossResult<()> {
-    if !value_checks() {
+    if !enabled() {
         return Ok(());
     }
     let target = target.clone().inner();
@@ -266,7 +271,7 @@ pub(crate) fn class_indices<const D: usize>(
         outside = outside.bool_and(target.clone().not_equal_elem(ignore));
     }
     let value = total(outside.float());
-    let on_cpu = descent_cpu::is_cpu(&target.device());
+    let on_cpu = descent_kernel::is_cpu(&target.device());
     let exact = move || {
         let found = first_bad(target.to_data(), |v| {
             (v < 0.0 || v >= classes as f64) && Some(v as i64) != ignore_index
@@ -299,11 +304,26 @@ pub(crate) fn nonzero(
     value: &Tensor<1>,
     what: &'static str,
 ) -> LossResult<()> {
-    if !value_checks() {
+    if !enabled() {
         return Ok(());
     }
     let flag = value.clone().inner().equal_elem(0.0).float().sum();
     check(flag, move || Err(LossError::new(loss, arg, what)))
+}
+
+/// No element of `x` may be 0; `what` says what is expected. Device number: the count of
+/// zeros.
+pub(crate) fn no_zeros<const D: usize>(
+    loss: &'static str,
+    arg: &'static str,
+    x: &Tensor<D>,
+    what: &'static str,
+) -> LossResult<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let count = total(x.clone().inner().equal_elem(0.0).float());
+    check(count, move || Err(LossError::new(loss, arg, what)))
 }
 
 /// `weight`, when given, must hold one finite value per class.

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce};
 
 const NAME: &str = "cosine_embedding_loss";
@@ -19,11 +21,14 @@ pub struct CosineEmbeddingLossConfig {
     /// How per-pair losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl CosineEmbeddingLossConfig {
     /// Builds the loss; `margin` must lie in [-1, 1].
-    pub fn init(&self) -> LossResult<CosineEmbeddingLoss> {
+    pub fn try_init(&self) -> LossResult<CosineEmbeddingLoss> {
         checks::param(
             NAME,
             "margin",
@@ -34,9 +39,12 @@ impl CosineEmbeddingLossConfig {
         Ok(CosineEmbeddingLoss {
             margin: self.margin,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(CosineEmbeddingLossConfig => CosineEmbeddingLoss);
 
 /// Cosine embedding loss, PyTorch's `cosine_embedding_loss`, of embedding pairs `[N, D]` and
 /// labels `y ∈ {-1, +1}` `[N]`:
@@ -54,6 +62,8 @@ pub struct CosineEmbeddingLoss {
     pub margin: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl CosineEmbeddingLoss {
@@ -64,25 +74,27 @@ impl CosineEmbeddingLoss {
         input2: Tensor<2>,
         target: Tensor<1>,
     ) -> LossResult<Tensor<1>> {
-        checks::same_shape(NAME, "input2", &input2.dims(), "input1", &input1.dims())?;
-        let n = input1.dims()[0];
-        checks::same_shape(
-            NAME,
-            "target",
-            &target.dims(),
-            "input1's first dimension",
-            &[n],
-        )?;
-        checks::finite(NAME, "input1", &input1)?;
-        checks::finite(NAME, "input2", &input2)?;
-        checks::signs(NAME, "target", &target)?;
-        let dot = input1.clone().mul(input2.clone()).sum_dim(1);
-        let sq1 = input1.square().sum_dim(1).add_scalar(EPSILON);
-        let sq2 = input2.square().sum_dim(1).add_scalar(EPSILON);
-        let cos = dot.div(sq1.mul(sq2).sqrt()).reshape([n]);
-        let similar = cos.clone().neg().add_scalar(1.0);
-        let dissimilar = cos.sub_scalar(self.margin).clamp_min(0.0);
-        Ok(similar.mask_where(target.equal_elem(-1.0), dissimilar))
+        checks::scope(self.settings.checks, || {
+            checks::same_shape(NAME, "input2", &input2.dims(), "input1", &input1.dims())?;
+            let n = input1.dims()[0];
+            checks::same_shape(
+                NAME,
+                "target",
+                &target.dims(),
+                "input1's first dimension",
+                &[n],
+            )?;
+            checks::finite(NAME, "input1", &input1)?;
+            checks::finite(NAME, "input2", &input2)?;
+            checks::signs(NAME, "target", &target)?;
+            let dot = input1.clone().mul(input2.clone()).sum_dim(1);
+            let sq1 = input1.square().sum_dim(1).add_scalar(EPSILON);
+            let sq2 = input2.square().sum_dim(1).add_scalar(EPSILON);
+            let cos = dot.div(sq1.mul(sq2).sqrt()).reshape([n]);
+            let similar = cos.clone().neg().add_scalar(1.0);
+            let dissimilar = cos.sub_scalar(self.margin).clamp_min(0.0);
+            Ok(similar.mask_where(target.equal_elem(-1.0), dissimilar))
+        })
     }
 
     /// Per-pair losses; panics on errors.
@@ -102,10 +114,12 @@ impl CosineEmbeddingLoss {
         input2: Tensor<2>,
         target: Tensor<1>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input1, input2, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input1, input2, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -128,6 +142,6 @@ pub fn cosine_embedding_loss(
     let loss = CosineEmbeddingLossConfig::new()
         .with_margin(margin)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     or_panic(loss).forward(input1, input2, target)
 }

@@ -2,13 +2,19 @@
 
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
+use descent_kernel::Kernel;
 
+use crate::LossSettings;
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten, without_class};
 use crate::error::{LossError, or_panic};
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
 
 const CE: &str = "cross_entropy";
 const NLL: &str = "nll_loss";
+/// The error of a mean over no target.
+const NO_TARGET: &str =
+    "must hold at least one non-ignored target of non-zero weight for the mean reduction";
 
 /// Configuration of the [cross-entropy loss](CrossEntropyLoss) (PyTorch `cross_entropy`).
 #[derive(Config, Debug)]
@@ -24,11 +30,14 @@ pub struct CrossEntropyLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl CrossEntropyLossConfig {
     /// Builds the loss; `label_smoothing` must lie in [0, 1] and the weights be finite.
-    pub fn init(&self) -> LossResult<CrossEntropyLoss> {
+    pub fn try_init(&self) -> LossResult<CrossEntropyLoss> {
         checks::param(
             CE,
             "label_smoothing",
@@ -44,9 +53,12 @@ impl CrossEntropyLossConfig {
             ignore_index: self.ignore_index,
             label_smoothing: self.label_smoothing,
             reduction: self.reduction.check_elementwise(CE)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(CrossEntropyLossConfig => CrossEntropyLoss);
 
 /// Cross-entropy of logits `x` `[N, C, d1, ...]`, PyTorch's `cross_entropy`, with
 /// `log p = log_softmax(x)` over the class dimension.
@@ -76,6 +88,8 @@ pub struct CrossEntropyLoss {
     pub label_smoothing: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 /// `-w_{y_i} · logp_{i, y_i}` (0 where ignored) and `w_{y_i}` (0 where ignored), both `[M]`.
@@ -113,12 +127,7 @@ fn weighted_reduce(
         return Ok(reduce(per_row, reduction));
     }
     let total = w_t.sum();
-    checks::nonzero(
-        loss,
-        "target",
-        &total,
-        "must hold at least one non-ignored target of non-zero weight for the mean reduction",
-    )?;
+    checks::nonzero(loss, "target", &total, NO_TARGET)?;
     Ok(per_row.sum().div(total))
 }
 
@@ -162,7 +171,9 @@ impl CrossEntropyLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
         let dims = target.dims();
-        checks::scope(|| Ok(unflatten(self.rows_int(input, target)?.0, dims)))
+        checks::scope(self.settings.checks, || {
+            Ok(unflatten(self.rows_int(input, target)?.0, dims))
+        })
     }
 
     /// Per-sample losses; panics on the errors of [`Self::try_forward_no_reduction`].
@@ -181,21 +192,65 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        if self.weight.is_none()
+        let written_once = self.weight.is_none() && D == 2 && DT == 1;
+        if written_once
+            && self.settings.kernel == Kernel::Auto
             && let Some(loss) = crate::fused::rows::cross_entropy(
                 &input,
                 &target,
                 self.ignore_index,
                 self.label_smoothing,
                 self.reduction,
+                self.settings.checks,
             )
         {
             return Ok(loss);
         }
-        checks::scope(|| {
+        checks::scope(self.settings.checks, || {
+            if written_once {
+                return self.rows_generic(input, target);
+            }
             let (per_row, w_t) = self.rows_int(input, target)?;
             weighted_reduce(CE, per_row, w_t, self.reduction)
         })
+    }
+
+    /// The unweighted loss of `[N, C]` logits through the formula the fused path shares
+    /// ([`crate::fused::rows::generic`]), its gradient handed to the input's graph.
+    fn rows_generic<const D: usize, const DT: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<DT, Int>,
+    ) -> LossResult<Tensor<1>> {
+        let classes = check_int_target(CE, &input.dims(), &target.dims())?;
+        checks::finite(CE, "input", &input)?;
+        let target = flat_int(target);
+        checks::class_indices(CE, &target, classes, Some(self.ignore_index))?;
+        let x = rows(input.clone().inner());
+        let (per_row, grad, counted) =
+            crate::fused::rows::generic(x, target.inner(), self.ignore_index, self.label_smoothing);
+        let (value, grad) = match self.reduction {
+            Reduction::Mean => {
+                let n = counted.sum();
+                checks::nonzero(CE, "target", &n, NO_TARGET)?;
+                (per_row.sum().div(n.clone()), grad.div(n.reshape([1, 1])))
+            }
+            Reduction::Sum => (per_row.sum(), grad),
+            _ => {
+                let n = per_row.dims()[0];
+                return Ok(descent_kernel::grad::with_grad(
+                    &input,
+                    per_row,
+                    grad.reshape(input.dims()),
+                )
+                .reshape([n]));
+            }
+        };
+        Ok(descent_kernel::grad::with_grad(
+            &input,
+            value,
+            grad.reshape(input.dims()),
+        ))
     }
 
     /// The reduced loss for integer targets; panics on the errors of [`Self::try_forward`].
@@ -256,8 +311,10 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<D>,
     ) -> LossResult<Tensor<DT>> {
-        let dims = without_class::<D, DT>(CE, input.dims())?;
-        Ok(unflatten(self.rows_probs(input, target)?, dims))
+        checks::scope(self.settings.checks, || {
+            let dims = without_class::<D, DT>(CE, input.dims())?;
+            Ok(unflatten(self.rows_probs(input, target)?, dims))
+        })
     }
 
     /// Per-sample losses for probability targets; panics on errors.
@@ -276,7 +333,9 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(self.rows_probs(input, target)?, self.reduction))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(self.rows_probs(input, target)?, self.reduction))
+        })
     }
 
     /// The reduced loss for probability targets; panics on errors.
@@ -294,7 +353,7 @@ pub fn cross_entropy(input: Tensor<2>, target: Tensor<1, Int>, reduction: Reduct
     or_panic(
         CrossEntropyLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target)
 }
@@ -310,11 +369,14 @@ pub struct NllLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl NllLossConfig {
     /// Builds the loss; the weights must be finite.
-    pub fn init(&self) -> LossResult<NllLoss> {
+    pub fn try_init(&self) -> LossResult<NllLoss> {
         if let Some(w) = &self.weight {
             checks::class_weights(NLL, "weight", Some(w), w.len())?;
         }
@@ -322,9 +384,12 @@ impl NllLossConfig {
             weight: self.weight.clone(),
             ignore_index: self.ignore_index,
             reduction: self.reduction.check_elementwise(NLL)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(NllLossConfig => NllLoss);
 
 /// Negative log-likelihood of log-probabilities `x` `[N, C, d1, ...]`, PyTorch's `nll_loss`:
 ///
@@ -342,6 +407,8 @@ pub struct NllLoss {
     pub ignore_index: i64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl NllLoss {
@@ -368,7 +435,9 @@ impl NllLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
         let dims = target.dims();
-        checks::scope(|| Ok(unflatten(self.rows_int(input, target)?.0, dims)))
+        checks::scope(self.settings.checks, || {
+            Ok(unflatten(self.rows_int(input, target)?.0, dims))
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -386,7 +455,7 @@ impl NllLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        checks::scope(|| {
+        checks::scope(self.settings.checks, || {
             let (per_row, w_t) = self.rows_int(input, target)?;
             weighted_reduce(NLL, per_row, w_t, self.reduction)
         })
@@ -408,5 +477,5 @@ impl NllLoss {
 /// # Panics
 /// On mismatched shapes, class indices out of range, NaN/inf inputs, or `batchmean`.
 pub fn nll_loss(input: Tensor<2>, target: Tensor<1, Int>, reduction: Reduction) -> Tensor<1> {
-    or_panic(NllLossConfig::new().with_reduction(reduction).init()).forward(input, target)
+    or_panic(NllLossConfig::new().with_reduction(reduction).try_init()).forward(input, target)
 }

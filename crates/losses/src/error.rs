@@ -35,6 +35,12 @@ impl fmt::Display for LossError {
 
 impl std::error::Error for LossError {}
 
+impl From<descent_kernel::OptionError> for LossError {
+    fn from(e: descent_kernel::OptionError) -> Self {
+        Self::new(e.owner, e.argument, e.message)
+    }
+}
+
 /// Result of a loss computation.
 pub type LossResult<T> = Result<T, LossError>;
 

@@ -2,12 +2,14 @@
 
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
-use wide::f32x8;
+use descent_kernel::{Num, f32x8};
 
+use crate::LossSettings;
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten};
 use crate::error::or_panic;
-use crate::fused::{self, simd};
+use crate::fused::{self, logistic::logistic};
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
 
 const SIGMOID: &str = "sigmoid_focal_loss";
@@ -26,11 +28,14 @@ pub struct SigmoidFocalLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl SigmoidFocalLossConfig {
     /// Builds the loss; `alpha` must be ≤ 1 (negative disables it), `gamma` ≥ 0.
-    pub fn init(&self) -> LossResult<SigmoidFocalLoss> {
+    pub fn try_init(&self) -> LossResult<SigmoidFocalLoss> {
         checks::param(
             SIGMOID,
             "alpha",
@@ -49,9 +54,12 @@ impl SigmoidFocalLossConfig {
             alpha: self.alpha,
             gamma: self.gamma,
             reduction: self.reduction.check_elementwise(SIGMOID)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(SigmoidFocalLossConfig => SigmoidFocalLoss);
 
 /// Sigmoid focal loss of logits `x` (Lin et al. 2017; torchvision's `sigmoid_focal_loss`):
 ///
@@ -72,60 +80,12 @@ pub struct SigmoidFocalLoss {
     pub gamma: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
-impl SigmoidFocalLoss {
-    fn elementwise<const D: usize>(
-        &self,
-        input: Tensor<D>,
-        target: Tensor<D>,
-    ) -> LossResult<Tensor<D>> {
-        checks::in_range(SIGMOID, "target", &target, 0.0, 1.0)?;
-        let one_minus_y = target.clone().neg().add_scalar(1.0);
-        let ce = one_minus_y
-            .clone()
-            .mul(input.clone())
-            .add(stable::softplus(input.clone().neg()));
-        let mut loss = ce;
-        if self.gamma != 0.0 {
-            // log(1 - p_t): exact log-sigmoids for hard targets, a clamped mixture for soft ones.
-            let log_p = stable::log_sigmoid(input.clone());
-            let log_1mp = stable::log_sigmoid(input.clone().neg());
-            let p = log_p.clone().exp();
-            let q = log_1mp.clone().exp();
-            let soft = target
-                .clone()
-                .mul(q)
-                .add(one_minus_y.clone().mul(p))
-                .clamp_min(1e-30)
-                .log();
-            let log_m = soft
-                .mask_where(target.clone().equal_elem(1.0), log_1mp)
-                .mask_where(target.clone().equal_elem(0.0), log_p);
-            loss = loss.mul(log_m.mul_scalar(self.gamma).exp());
-        }
-        if self.alpha >= 0.0 {
-            let alpha_t = target
-                .mul_scalar(self.alpha)
-                .add(one_minus_y.mul_scalar(1.0 - self.alpha));
-            loss = loss.mul(alpha_t);
-        }
-        Ok(loss)
-    }
-}
-
-impl SigmoidFocalLoss {
-    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
-        let kernel = FocalKernel {
-            alpha: self.alpha as f32,
-            gamma: self.gamma as f32,
-        };
-        fused::pointwise(&kernel, input, target, self.reduction)
-    }
-}
-
-/// The fused CPU kernel of the sigmoid focal loss, with `m = 1 - p_t = y·σ(-x) + (1 - y)·σ(x)`
-/// and `ce` the BCE-with-logits term:
+/// The loss and its derivative, written once, with `m = 1 - p_t = y·σ(-x) + (1 - y)·σ(x)` and
+/// `ce` the BCE-with-logits term:
 ///
 /// ```text
 /// ℓ = α_t · m^γ · ce
@@ -133,7 +93,75 @@ impl SigmoidFocalLoss {
 /// ```
 ///
 /// For hard targets `log m` is a log-sigmoid and `(∂m/∂x) / m` is `-σ(x)` (y = 1) or `σ(-x)`
-/// (y = 0), exact at any logit; soft targets clamp `m` at 1e-30 as the generic path does.
+/// (y = 0), exact at any logit; soft targets clamp `m` at 1e-30.
+#[inline(always)]
+fn sigmoid_focal<T: Num>(x: T, y: T, alpha: f32, gamma: f32) -> (T, T) {
+    let s = logistic(x.clone());
+    let one_minus_y = (-y.clone()).shift(1.0);
+    let ce = one_minus_y.clone() * x + s.softplus_neg.clone();
+    let mut loss = ce.clone();
+    let mut grad = s.p.clone() - y.clone();
+    if gamma != 0.0 {
+        // (∂m/∂x) / m, m and log m for hard targets ...
+        let hard1 = y.eq_k(1.0);
+        let mut ratio = T::select(hard1.clone(), -s.p.clone(), s.q.clone());
+        let mut m = T::select(hard1.clone(), s.q.clone(), s.p.clone());
+        let mut log_m = T::select(hard1, -s.softplus_pos, -s.softplus_neg);
+        // ... and for soft ones (0 < y < 1), where there are any.
+        let soft = (y.clone() - y.clone().square()).gt_k(0.0);
+        if T::may_hold(&soft) {
+            let raw = y.clone() * s.q.clone() + one_minus_y.clone() * s.p.clone();
+            let clamped = raw.clone().max_k(1e-30);
+            let live = raw.ge_k(1e-30);
+            let spread = (s.p * s.q) * y.clone().scale(-2.0).shift(1.0) / clamped.clone();
+            let soft_ratio = T::select(live, spread, ratio.zeros_like());
+            ratio = T::select(soft.clone(), soft_ratio, ratio);
+            m = T::select(soft.clone(), clamped.clone(), m);
+            log_m = T::select(soft, clamped.ln(), log_m);
+        }
+        let w = if gamma == 2.0 {
+            m.square()
+        } else {
+            log_m.scale(gamma).exp()
+        };
+        grad = w.clone() * (ce.clone().scale(gamma) * ratio + grad);
+        loss = w * ce;
+    }
+    if alpha >= 0.0 {
+        let alpha_t = y.scale(alpha) + one_minus_y.scale(1.0 - alpha);
+        loss = loss * alpha_t.clone();
+        grad = grad * alpha_t;
+    }
+    (loss, grad)
+}
+
+impl SigmoidFocalLoss {
+    /// `(ℓ, ∂ℓ/∂x)` on tensors.
+    fn with_grad<const D: usize>(
+        &self,
+        input: Tensor<D>,
+        target: Tensor<D>,
+    ) -> LossResult<(Tensor<D>, Tensor<D>)> {
+        checks::in_range(SIGMOID, "target", &target, 0.0, 1.0)?;
+        Ok(sigmoid_focal(
+            input,
+            target,
+            self.alpha as f32,
+            self.gamma as f32,
+        ))
+    }
+
+    fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
+        let kernel = FocalKernel {
+            alpha: self.alpha as f32,
+            gamma: self.gamma as f32,
+        };
+        let checks = self.settings.checks;
+        fused::pointwise(&kernel, input, target, self.reduction, checks)
+    }
+}
+
+/// [`sigmoid_focal`] on eight lanes, for the fused CPU path.
 struct FocalKernel {
     alpha: f32,
     gamma: f32,
@@ -144,46 +172,7 @@ impl fused::Pointwise for FocalKernel {
 
     #[inline(always)]
     fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
-        let (zero, one) = (f32x8::ZERO, f32x8::ONE);
-        let s = simd::logistic(x);
-        let ce = (one - y).mul_add(x, s.softplus_neg);
-        let mut loss = ce;
-        let mut grad = s.p - y;
-        if self.gamma != 0.0 {
-            let (hard1, hard0) = (y.simd_eq(one), y.simd_eq(zero));
-            // (∂m/∂x) / m and m (or log m) for hard targets.
-            let mut ratio = hard1.select(-s.p, s.q);
-            let mut m = hard1.select(s.q, s.p);
-            let mut log_m = hard1.select(-s.softplus_pos, -s.softplus_neg);
-            let soft = !(hard1 | hard0);
-            if soft.any() {
-                let raw = y.mul_add(s.q, (one - y) * s.p);
-                let clamped = raw.fast_max(f32x8::splat(1e-30));
-                let live = raw.simd_ge(f32x8::splat(1e-30));
-                let soft_ratio = live.select(
-                    s.p * s.q * y.mul_add(f32x8::splat(-2.0), one) / clamped,
-                    zero,
-                );
-                ratio = soft.select(soft_ratio, ratio);
-                m = soft.select(clamped, m);
-                log_m = soft.select(clamped.ln(), log_m);
-            }
-            let gamma = f32x8::splat(self.gamma);
-            let w = if self.gamma == 2.0 {
-                m * m
-            } else {
-                (gamma * log_m).exp()
-            };
-            grad = w * (gamma * ce).mul_add(ratio, grad);
-            loss = w * ce;
-        }
-        if self.alpha >= 0.0 {
-            let a = f32x8::splat(self.alpha);
-            let alpha_t = a.mul_add(y, (one - a) * (one - y));
-            loss *= alpha_t;
-            grad *= alpha_t;
-        }
-        (loss, grad)
+        sigmoid_focal(x, y, self.alpha, self.gamma)
     }
 }
 
@@ -204,7 +193,7 @@ pub fn sigmoid_focal_loss<const D: usize>(
         .with_alpha(alpha)
         .with_gamma(gamma)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     or_panic(loss).forward(input, target)
 }
 
@@ -219,11 +208,14 @@ pub struct SoftmaxFocalLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl SoftmaxFocalLossConfig {
     /// Builds the loss; `gamma` must be ≥ 0 and `alpha` finite.
-    pub fn init(&self) -> LossResult<SoftmaxFocalLoss> {
+    pub fn try_init(&self) -> LossResult<SoftmaxFocalLoss> {
         checks::param(
             SOFTMAX,
             "gamma",
@@ -238,9 +230,12 @@ impl SoftmaxFocalLossConfig {
             gamma: self.gamma,
             alpha: self.alpha.clone(),
             reduction: self.reduction.check_elementwise(SOFTMAX)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(SoftmaxFocalLossConfig => SoftmaxFocalLoss);
 
 /// Softmax focal loss of logits `x` `[N, C, d1, ...]` with class targets `[N, d1, ...]`:
 ///
@@ -259,6 +254,8 @@ pub struct SoftmaxFocalLoss {
     pub alpha: Option<Vec<f64>>,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl SoftmaxFocalLoss {
@@ -283,7 +280,12 @@ impl SoftmaxFocalLoss {
             .reshape([m]);
         let mut loss = log_pt.neg();
         if self.gamma != 0.0 {
-            let is_target = target.clone().one_hot::<2>(classes).bool();
+            // The target's column of each row, without `one_hot` (whose own range check reads
+            // the indices back, before this loss's deferred check has reported them).
+            let columns = Tensor::<1, Int>::arange(0..classes as i64, &index.device())
+                .reshape([1, classes])
+                .expand([m, classes]);
+            let is_target = index.clone().expand([m, classes]).equal(columns);
             let others = stable::log_sum_exp(x.mask_fill(is_target, -1e30), 1);
             let log_1mpt = others.sub(lse).reshape([m]);
             loss = loss.mul(log_1mpt.mul_scalar(self.gamma).exp());
@@ -301,8 +303,10 @@ impl SoftmaxFocalLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
-        let dims = target.dims();
-        Ok(unflatten(self.rows_int(input, target)?, dims))
+        checks::scope(self.settings.checks, || {
+            let dims = target.dims();
+            Ok(unflatten(self.rows_int(input, target)?, dims))
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -320,7 +324,9 @@ impl SoftmaxFocalLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(self.rows_int(input, target)?, self.reduction))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(self.rows_int(input, target)?, self.reduction))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -346,6 +352,6 @@ pub fn softmax_focal_loss(
     let loss = SoftmaxFocalLossConfig::new()
         .with_gamma(gamma)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     or_panic(loss).forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::{LossError, or_panic};
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce};
 
 const NAME: &str = "gaussian_nll_loss";
@@ -20,11 +22,14 @@ pub struct GaussianNllLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl GaussianNllLossConfig {
     /// Builds the loss; `eps` must be > 0.
-    pub fn init(&self) -> LossResult<GaussianNllLoss> {
+    pub fn try_init(&self) -> LossResult<GaussianNllLoss> {
         checks::param(
             NAME,
             "eps",
@@ -36,9 +41,12 @@ impl GaussianNllLossConfig {
             full: self.full,
             eps: self.eps,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(GaussianNllLossConfig => GaussianNllLoss);
 
 /// Gaussian negative log-likelihood, PyTorch's `gaussian_nll_loss`, of a predicted mean `x` and
 /// variance `v`:
@@ -59,6 +67,8 @@ pub struct GaussianNllLoss {
     pub eps: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl GaussianNllLoss {
@@ -69,25 +79,27 @@ impl GaussianNllLoss {
         target: Tensor<D>,
         var: Tensor<DV>,
     ) -> LossResult<Tensor<D>> {
-        let dims = input.dims();
-        checks::same_shape(NAME, "target", &target.dims(), "input", &dims)?;
-        let var = broadcast_var(var, dims)?;
-        checks::finite(NAME, "input", &input)?;
-        checks::finite(NAME, "target", &target)?;
-        checks::finite(NAME, "var", &var)?;
-        checks::in_range(NAME, "var", &var, 0.0, f64::INFINITY)?;
-        // Clamp without autograd: v + (max(v, eps) - v).detach().
-        let lift = var.clone().clamp_min(self.eps).sub(var.clone()).detach();
-        let var = var.add(lift);
-        let mut loss = var
-            .clone()
-            .log()
-            .add(input.sub(target).square().div(var))
-            .mul_scalar(0.5);
-        if self.full {
-            loss = loss.add_scalar(0.5 * (2.0 * core::f64::consts::PI).ln());
-        }
-        Ok(loss)
+        checks::scope(self.settings.checks, || {
+            let dims = input.dims();
+            checks::same_shape(NAME, "target", &target.dims(), "input", &dims)?;
+            let var = broadcast_var(var, dims)?;
+            checks::finite(NAME, "input", &input)?;
+            checks::finite(NAME, "target", &target)?;
+            checks::finite(NAME, "var", &var)?;
+            checks::in_range(NAME, "var", &var, 0.0, f64::INFINITY)?;
+            // Clamp without autograd: v + (max(v, eps) - v).detach().
+            let lift = var.clone().clamp_min(self.eps).sub(var.clone()).detach();
+            let var = var.add(lift);
+            let mut loss = var
+                .clone()
+                .log()
+                .add(input.sub(target).square().div(var))
+                .mul_scalar(0.5);
+            if self.full {
+                loss = loss.add_scalar(0.5 * (2.0 * core::f64::consts::PI).ln());
+            }
+            Ok(loss)
+        })
     }
 
     /// Per-element losses; panics on the errors of [`Self::try_forward_no_reduction`].
@@ -107,10 +119,12 @@ impl GaussianNllLoss {
         target: Tensor<D>,
         var: Tensor<DV>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input, target, var)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input, target, var)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on the errors of [`Self::try_forward`].
@@ -166,7 +180,7 @@ pub fn gaussian_nll_loss<const D: usize, const DV: usize>(
     or_panic(
         GaussianNllLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target, var)
 }

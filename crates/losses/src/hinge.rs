@@ -3,8 +3,10 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const HINGE: &str = "hinge";
@@ -19,6 +21,9 @@ pub struct HingeLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl HingeLossConfig {
@@ -34,15 +39,35 @@ impl HingeLossConfig {
     }
 
     /// Builds the hinge loss.
-    pub fn init(&self) -> LossResult<HingeLoss> {
+    pub fn try_init(&self) -> LossResult<HingeLoss> {
         let (margin, reduction) = self.checked(HINGE)?;
-        Ok(HingeLoss { margin, reduction })
+        Ok(HingeLoss {
+            margin,
+            reduction,
+            settings: self.settings,
+        })
     }
 
     /// Builds the squared hinge loss.
-    pub fn init_squared(&self) -> LossResult<SquaredHingeLoss> {
+    pub fn try_init_squared(&self) -> LossResult<SquaredHingeLoss> {
         let (margin, reduction) = self.checked(SQUARED)?;
-        Ok(SquaredHingeLoss { margin, reduction })
+        Ok(SquaredHingeLoss {
+            margin,
+            reduction,
+            settings: self.settings,
+        })
+    }
+}
+
+loss_config!(HingeLossConfig => HingeLoss);
+
+impl HingeLossConfig {
+    /// Builds the squared hinge loss.
+    ///
+    /// # Panics
+    /// When a hyperparameter is invalid, with the message of `try_init_squared`.
+    pub fn init_squared(&self) -> SquaredHingeLoss {
+        or_panic(self.try_init_squared())
     }
 }
 
@@ -60,6 +85,8 @@ pub struct HingeLoss {
     pub margin: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 fn margin_violation<const D: usize>(
@@ -97,6 +124,8 @@ pub struct SquaredHingeLoss {
     pub margin: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl SquaredHingeLoss {
@@ -120,7 +149,7 @@ pub fn hinge<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    or_panic(HingeLossConfig::new().with_reduction(reduction).init()).forward(input, target)
+    or_panic(HingeLossConfig::new().with_reduction(reduction).try_init()).forward(input, target)
 }
 
 /// Squared hinge loss with margin 1; see [`SquaredHingeLoss`].
@@ -135,7 +164,7 @@ pub fn squared_hinge<const D: usize>(
     or_panic(
         HingeLossConfig::new()
             .with_reduction(reduction)
-            .init_squared(),
+            .try_init_squared(),
     )
     .forward(input, target)
 }

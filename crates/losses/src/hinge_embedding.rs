@@ -3,8 +3,10 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "hinge_embedding_loss";
@@ -18,11 +20,14 @@ pub struct HingeEmbeddingLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl HingeEmbeddingLossConfig {
     /// Builds the loss.
-    pub fn init(&self) -> LossResult<HingeEmbeddingLoss> {
+    pub fn try_init(&self) -> LossResult<HingeEmbeddingLoss> {
         checks::param(
             NAME,
             "margin",
@@ -33,9 +38,12 @@ impl HingeEmbeddingLossConfig {
         Ok(HingeEmbeddingLoss {
             margin: self.margin,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(HingeEmbeddingLossConfig => HingeEmbeddingLoss);
 
 /// Hinge embedding loss, PyTorch's `hinge_embedding_loss`, of distances `x` and labels
 /// `y ∈ {-1, +1}`:
@@ -52,6 +60,8 @@ pub struct HingeEmbeddingLoss {
     pub margin: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl HingeEmbeddingLoss {
@@ -80,7 +90,7 @@ pub fn hinge_embedding_loss<const D: usize>(
     or_panic(
         HingeEmbeddingLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "huber_loss";
@@ -17,11 +19,14 @@ pub struct HuberLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl HuberLossConfig {
     /// Builds the loss; `delta` must be > 0 and finite.
-    pub fn init(&self) -> LossResult<HuberLoss> {
+    pub fn try_init(&self) -> LossResult<HuberLoss> {
         checks::param(
             NAME,
             "delta",
@@ -32,9 +37,12 @@ impl HuberLossConfig {
         Ok(HuberLoss {
             delta: self.delta,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(HuberLossConfig => HuberLoss);
 
 /// Huber loss, PyTorch's `huber_loss`, with `d = x - y`:
 ///
@@ -52,6 +60,8 @@ pub struct HuberLoss {
     pub delta: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl HuberLoss {
@@ -86,6 +96,6 @@ pub fn huber_loss<const D: usize>(
     let loss = HuberLossConfig::new()
         .with_delta(delta)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     crate::error::or_panic(loss).forward(input, target)
 }

@@ -3,8 +3,10 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "kl_div";
@@ -19,17 +21,23 @@ pub struct KlDivLossConfig {
     /// mathematically correct KL per sample).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl KlDivLossConfig {
     /// Builds the loss (every reduction is valid).
-    pub fn init(&self) -> LossResult<KlDivLoss> {
+    pub fn try_init(&self) -> LossResult<KlDivLoss> {
         Ok(KlDivLoss {
             log_target: self.log_target,
             reduction: self.reduction,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(KlDivLossConfig => KlDivLoss);
 
 /// KL divergence `KL(y ‖ p)`, PyTorch's `kl_div`, of log-probabilities `x = log p` against a
 /// target distribution `y`:
@@ -48,6 +56,8 @@ pub struct KlDivLoss {
     pub log_target: bool,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl KlDivLoss {
@@ -79,5 +89,5 @@ pub fn kl_div<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    or_panic(KlDivLossConfig::new().with_reduction(reduction).init()).forward(input, target)
+    or_panic(KlDivLossConfig::new().with_reduction(reduction).try_init()).forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction};
 
 const NAME: &str = "l1_loss";
@@ -14,16 +16,22 @@ pub struct L1LossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl L1LossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction.
-    pub fn init(&self) -> LossResult<L1Loss> {
+    pub fn try_init(&self) -> LossResult<L1Loss> {
         Ok(L1Loss {
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(L1LossConfig => L1Loss);
 
 /// Mean absolute error, PyTorch's `l1_loss`:
 ///
@@ -37,6 +45,8 @@ impl L1LossConfig {
 pub struct L1Loss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl L1Loss {
@@ -60,6 +70,6 @@ pub fn l1_loss<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    crate::error::or_panic(L1LossConfig::new().with_reduction(reduction).init())
+    crate::error::or_panic(L1LossConfig::new().with_reduction(reduction).try_init())
         .forward(input, target)
 }

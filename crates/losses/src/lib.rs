@@ -4,8 +4,9 @@
 //! Every common loss as Burn tensor operations, differentiable by Burn's autodiff, on any
 //! device, with PyTorch's semantics and defaults (`torch.nn.functional` names).
 //!
-//! Each loss has a `#[derive(Config)]` configuration validated by `init()` (an invalid
-//! hyperparameter is a [`LossError`] naming the loss, the field and the allowed range), a loss
+//! Each loss has a `#[derive(Config)]` configuration validated by `try_init()` (an invalid
+//! hyperparameter is a [`LossError`] naming the loss, the field and the allowed range; `init()`
+//! panics with it, Burn's convention), per-instance [`LossSettings`], a loss
 //! type with `forward` / `forward_no_reduction` (panicking with that message on bad input, as
 //! Burn's losses do) and `try_forward` / `try_forward_no_reduction` (returning it), and a plain
 //! function for the common case:
@@ -19,8 +20,7 @@
 //! let y = Tensor::<1, Int>::from_ints([0], &device);
 //! let ce = CrossEntropyLossConfig::new()
 //!     .with_label_smoothing(0.1)
-//!     .init()
-//!     .expect("valid config");
+//!     .init(); // panics naming the argument; `try_init` returns the error
 //! let loss = ce.forward(x.clone(), y);
 //! let mse = mse_loss(x.clone(), x, Reduction::Mean);
 //! ```
@@ -34,8 +34,10 @@
 //! | ranking, embeddings | [`margin_ranking_loss`], [`cosine_embedding_loss`], [`triplet_margin_loss`] |
 //! | regularisers | [`Regularizer`] (L1, L2, elastic net over a module's parameters) |
 //!
-//! Value checks (NaN/inf inputs, target domains, class indices) read one boolean back from the
-//! device per check; [`set_value_checks`] turns them off for hot loops.
+//! Value checks (NaN/inf inputs, target domains, class indices) are read back from the device
+//! once per loss call; [`LossSettings::checks`] turns them off per instance for hot loops.
+//! MSE, BCE-with-logits, sigmoid focal and cross-entropy over class indices are written once
+//! over [`descent_kernel::Num`] and fused on the CPU devices ([`LossSettings::kernel`]).
 
 mod binary_cross_entropy;
 mod categorical;
@@ -60,7 +62,9 @@ mod pair;
 mod poisson_nll;
 mod quantile;
 pub mod reduction;
+pub mod registry;
 mod regularization;
+mod settings;
 mod smooth_l1;
 mod soft_margin;
 pub mod stable;
@@ -69,12 +73,11 @@ mod weights;
 
 pub use binary_cross_entropy::*;
 pub use categorical::*;
-pub use checks::{set_value_checks, value_checks};
 pub use cosine_embedding::*;
 pub use cross_entropy::*;
+pub use descent_kernel::Kernel;
 pub use error::{LossError, LossResult};
 pub use focal::*;
-pub use fused::{fused_loss_calls, fused_losses, set_fused_losses};
 pub use gaussian_nll::*;
 pub use hinge::*;
 pub use hinge_embedding::*;
@@ -89,6 +92,7 @@ pub use poisson_nll::*;
 pub use quantile::*;
 pub use reduction::{Reduction, reduce};
 pub use regularization::*;
+pub use settings::LossSettings;
 pub use smooth_l1::*;
 pub use soft_margin::*;
 pub use triplet_margin::*;

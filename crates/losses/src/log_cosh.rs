@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, stable};
 
 const NAME: &str = "log_cosh";
@@ -14,16 +16,22 @@ pub struct LogCoshLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl LogCoshLossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction.
-    pub fn init(&self) -> LossResult<LogCoshLoss> {
+    pub fn try_init(&self) -> LossResult<LogCoshLoss> {
         Ok(LogCoshLoss {
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(LogCoshLossConfig => LogCoshLoss);
 
 /// Log-cosh loss, with `d = x - y`, computed without overflowing `cosh`:
 ///
@@ -37,6 +45,8 @@ impl LogCoshLossConfig {
 pub struct LogCoshLoss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl LogCoshLoss {
@@ -62,6 +72,10 @@ pub fn log_cosh<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    crate::error::or_panic(LogCoshLossConfig::new().with_reduction(reduction).init())
-        .forward(input, target)
+    crate::error::or_panic(
+        LogCoshLossConfig::new()
+            .with_reduction(reduction)
+            .try_init(),
+    )
+    .forward(input, target)
 }

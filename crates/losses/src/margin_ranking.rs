@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce};
 
 const NAME: &str = "margin_ranking_loss";
@@ -17,11 +19,14 @@ pub struct MarginRankingLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl MarginRankingLossConfig {
     /// Builds the loss.
-    pub fn init(&self) -> LossResult<MarginRankingLoss> {
+    pub fn try_init(&self) -> LossResult<MarginRankingLoss> {
         checks::param(
             NAME,
             "margin",
@@ -32,9 +37,12 @@ impl MarginRankingLossConfig {
         Ok(MarginRankingLoss {
             margin: self.margin,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(MarginRankingLossConfig => MarginRankingLoss);
 
 /// Margin ranking loss, PyTorch's `margin_ranking_loss`, of two scores and `y ∈ {-1, +1}`
 /// saying which should rank higher:
@@ -50,6 +58,8 @@ pub struct MarginRankingLoss {
     pub margin: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl MarginRankingLoss {
@@ -60,16 +70,18 @@ impl MarginRankingLoss {
         input2: Tensor<D>,
         target: Tensor<D>,
     ) -> LossResult<Tensor<D>> {
-        checks::same_shape(NAME, "input2", &input2.dims(), "input1", &input1.dims())?;
-        checks::same_shape(NAME, "target", &target.dims(), "input1", &input1.dims())?;
-        checks::finite(NAME, "input1", &input1)?;
-        checks::finite(NAME, "input2", &input2)?;
-        checks::signs(NAME, "target", &target)?;
-        Ok(target
-            .mul(input1.sub(input2))
-            .neg()
-            .add_scalar(self.margin)
-            .clamp_min(0.0))
+        checks::scope(self.settings.checks, || {
+            checks::same_shape(NAME, "input2", &input2.dims(), "input1", &input1.dims())?;
+            checks::same_shape(NAME, "target", &target.dims(), "input1", &input1.dims())?;
+            checks::finite(NAME, "input1", &input1)?;
+            checks::finite(NAME, "input2", &input2)?;
+            checks::signs(NAME, "target", &target)?;
+            Ok(target
+                .mul(input1.sub(input2))
+                .neg()
+                .add_scalar(self.margin)
+                .clamp_min(0.0))
+        })
     }
 
     /// Per-element losses; panics on errors.
@@ -89,10 +101,12 @@ impl MarginRankingLoss {
         input2: Tensor<D>,
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input1, input2, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input1, input2, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -120,6 +134,6 @@ pub fn margin_ranking_loss<const D: usize>(
     let loss = MarginRankingLossConfig::new()
         .with_margin(margin)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     or_panic(loss).forward(input1, input2, target)
 }

@@ -2,10 +2,11 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use wide::f32x8;
+use descent_kernel::{Num, f32x8};
 
 use crate::pair::pair_loss;
-use crate::{LossResult, Reduction, fused};
+use crate::settings::loss_config;
+use crate::{LossResult, LossSettings, Reduction, fused};
 
 const NAME: &str = "mse_loss";
 
@@ -15,16 +16,22 @@ pub struct MseLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl MseLossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction.
-    pub fn init(&self) -> LossResult<MseLoss> {
+    pub fn try_init(&self) -> LossResult<MseLoss> {
         Ok(MseLoss {
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(MseLossConfig => MseLoss);
 
 /// Mean squared error, PyTorch's `mse_loss`:
 ///
@@ -39,23 +46,34 @@ impl MseLossConfig {
 pub struct MseLoss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
+}
+
+/// The loss and its derivative, written once: `ℓ = (x - y)²`, `∂ℓ/∂x = 2(x - y)`.
+#[inline(always)]
+fn mse<T: Num>(x: T, y: T) -> (T, T) {
+    let d = x - y;
+    (d.clone().square(), d.clone() + d)
 }
 
 impl MseLoss {
-    fn elementwise<const D: usize>(
+    /// `(ℓ, ∂ℓ/∂x)` on tensors.
+    fn with_grad<const D: usize>(
         &self,
         input: Tensor<D>,
         target: Tensor<D>,
-    ) -> LossResult<Tensor<D>> {
-        Ok(input.sub(target).square())
+    ) -> LossResult<(Tensor<D>, Tensor<D>)> {
+        Ok(mse(input, target))
     }
 
     fn fused<const D: usize>(&self, input: &Tensor<D>, target: &Tensor<D>) -> Option<Tensor<1>> {
-        fused::pointwise(&MseKernel, input, target, self.reduction)
+        let checks = self.settings.checks;
+        fused::pointwise(&MseKernel, input, target, self.reduction, checks)
     }
 }
 
-/// `ℓ = (x - y)²`, `∂ℓ/∂x = 2(x - y)`, for the fused CPU path.
+/// [`mse`] on eight lanes, for the fused CPU path.
 struct MseKernel;
 
 impl fused::Pointwise for MseKernel {
@@ -63,8 +81,7 @@ impl fused::Pointwise for MseKernel {
 
     #[inline(always)]
     fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
-        let d = x - y;
-        (d * d, d + d)
+        mse(x, y)
     }
 }
 
@@ -79,6 +96,8 @@ pub fn mse_loss<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    crate::error::or_panic(MseLossConfig::new().with_reduction(reduction).init())
+    MseLossConfig::new()
+        .with_reduction(reduction)
+        .init()
         .forward(input, target)
 }

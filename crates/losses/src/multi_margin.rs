@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
 
+use crate::LossSettings;
 use crate::error::{LossError, or_panic};
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce, weights};
 
 const NAME: &str = "multi_margin_loss";
@@ -22,11 +24,14 @@ pub struct MultiMarginLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl MultiMarginLossConfig {
     /// Builds the loss; `p` must be 1 or 2, `margin` and `weight` finite.
-    pub fn init(&self) -> LossResult<MultiMarginLoss> {
+    pub fn try_init(&self) -> LossResult<MultiMarginLoss> {
         if self.p != 1 && self.p != 2 {
             return Err(LossError::new(
                 NAME,
@@ -49,9 +54,12 @@ impl MultiMarginLossConfig {
             margin: self.margin,
             weight: self.weight.clone(),
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(MultiMarginLossConfig => MultiMarginLoss);
 
 /// Multi-class margin loss, PyTorch's `multi_margin_loss`, of scores `x` `[N, C]` and class
 /// targets `y` `[N]`:
@@ -71,6 +79,8 @@ pub struct MultiMarginLoss {
     pub weight: Option<Vec<f64>>,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl MultiMarginLoss {
@@ -80,39 +90,41 @@ impl MultiMarginLoss {
         input: Tensor<2>,
         target: Tensor<1, Int>,
     ) -> LossResult<Tensor<1>> {
-        let [n, classes] = input.dims();
-        checks::same_shape(
-            NAME,
-            "target",
-            &target.dims(),
-            "input's first dimension",
-            &[n],
-        )?;
-        checks::finite(NAME, "input", &input)?;
-        checks::class_weights(NAME, "weight", self.weight.as_deref(), classes)?;
-        checks::class_indices(NAME, &target, classes, None)?;
-        let index = target.clone().reshape([n, 1]);
-        let x_target = input.clone().gather(1, index);
-        let mut violation = input.sub(x_target).add_scalar(self.margin).clamp_min(0.0);
-        if self.p == 2 {
-            violation = violation.square();
-        }
-        let others = target
-            .clone()
-            .one_hot::<2>(classes)
-            .float()
-            .neg()
-            .add_scalar(1.0);
-        let mut loss = violation
-            .mul(others)
-            .sum_dim(1)
-            .reshape([n])
-            .div_scalar(classes as f64);
-        if let Some(w) = &self.weight {
-            let device = loss.device();
-            loss = loss.mul(weights::class_vector(w, &device).select(0, target));
-        }
-        Ok(loss)
+        checks::scope(self.settings.checks, || {
+            let [n, classes] = input.dims();
+            checks::same_shape(
+                NAME,
+                "target",
+                &target.dims(),
+                "input's first dimension",
+                &[n],
+            )?;
+            checks::finite(NAME, "input", &input)?;
+            checks::class_weights(NAME, "weight", self.weight.as_deref(), classes)?;
+            checks::class_indices(NAME, &target, classes, None)?;
+            let index = target.clone().reshape([n, 1]);
+            let x_target = input.clone().gather(1, index);
+            let mut violation = input.sub(x_target).add_scalar(self.margin).clamp_min(0.0);
+            if self.p == 2 {
+                violation = violation.square();
+            }
+            let others = target
+                .clone()
+                .one_hot::<2>(classes)
+                .float()
+                .neg()
+                .add_scalar(1.0);
+            let mut loss = violation
+                .mul(others)
+                .sum_dim(1)
+                .reshape([n])
+                .div_scalar(classes as f64);
+            if let Some(w) = &self.weight {
+                let device = loss.device();
+                loss = loss.mul(weights::class_vector(w, &device).select(0, target));
+            }
+            Ok(loss)
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -122,10 +134,12 @@ impl MultiMarginLoss {
 
     /// The reduced loss (the mean is over samples, not weights, as in PyTorch), or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -146,7 +160,7 @@ pub fn multi_margin_loss(
     or_panic(
         MultiMarginLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target)
 }

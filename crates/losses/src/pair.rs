@@ -1,11 +1,16 @@
 //! The four entry points shared by every loss of an `input` and a same-shaped `target`.
 //!
 //! A loss type provides `elementwise(&self, input, target) -> LossResult<Tensor<D>>` (the
-//! formula and its own value checks) and a `reduction` field; [`pair_loss!`] adds
-//! `try_forward_no_reduction` (shape and finiteness checks, then the formula),
-//! `forward_no_reduction`, `try_forward` and `forward` (the reduction). A loss with a fused
-//! CPU kernel (`pair_loss!(Ty, NAME, fused)`) also provides
-//! `fused(&self, &input, &target) -> Option<Tensor<1>>`, which `try_forward` tries first.
+//! formula and its own value checks) and `reduction` and `settings` fields; [`pair_loss!`]
+//! adds `try_forward_no_reduction` (shape and finiteness checks, then the formula),
+//! `forward_no_reduction`, `try_forward` and `forward` (the reduction).
+//!
+//! A loss written once over [`Num`](descent_kernel::Num) (`pair_loss!(Ty, NAME, fused)`)
+//! provides instead `with_grad(&self, input, target) -> LossResult<(ℓ, ∂ℓ/∂x)>` (its formula on
+//! tensors, with its own value checks) and `fused(&self, &input, &target) -> Option<Tensor<1>>`
+//! (the same formula on lanes over the CPU buffers), which `try_forward` tries first unless the
+//! instance's kernel is `Generic`.
+//!
 //! Shapes are checked once per entry point; the value checks and the formula run in one
 //! [`checks::scope`](crate::checks::scope), so they are read back in one transfer.
 
@@ -15,7 +20,33 @@ macro_rules! pair_loss {
         None::<burn::tensor::Tensor<1>>
     };
     (@fast fused, $self:ident, $input:ident, $target:ident) => {
-        $self.fused(&$input, &$target)
+        if $self.settings.kernel == descent_kernel::Kernel::Auto {
+            $self.fused(&$input, &$target)
+        } else {
+            None
+        }
+    };
+    (@formula none, $self:ident, $input:ident, $target:ident) => {
+        $self.elementwise($input, $target)
+    };
+    (@formula fused, $self:ident, $input:ident, $target:ident) => {
+        $crate::fused::generic(
+            &$input,
+            &$target,
+            $crate::Reduction::None,
+            |x, y| $self.with_grad(x, y),
+            |l| l,
+        )
+    };
+    (@reduced none, $self:ident, $input:ident, $target:ident) => {
+        $self
+            .elementwise($input, $target)
+            .map(|loss| $crate::reduction::reduce(loss, $self.reduction))
+    };
+    (@reduced fused, $self:ident, $input:ident, $target:ident) => {
+        $crate::fused::generic_reduced(&$input, &$target, $self.reduction, |x, y| {
+            $self.with_grad(x, y)
+        })
     };
     ($ty:ident, $name:expr) => {
         $crate::pair::pair_loss!(@impl $ty, $name, none);
@@ -33,18 +64,20 @@ macro_rules! pair_loss {
                 target: burn::tensor::Tensor<D>,
             ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
                 $crate::pair::same_shape($name, &input, &target)?;
-                $crate::checks::scope(|| self.checked(input, target))
+                $crate::checks::scope(self.settings.checks, || {
+                    self.finite(&input, &target)?;
+                    $crate::pair::pair_loss!(@formula $fast, self, input, target)
+                })
             }
 
-            /// The finiteness checks and the formula, for inputs of matching shapes.
-            fn checked<const D: usize>(
+            /// The finiteness checks of the input and the target.
+            fn finite<const D: usize>(
                 &self,
-                input: burn::tensor::Tensor<D>,
-                target: burn::tensor::Tensor<D>,
-            ) -> $crate::LossResult<burn::tensor::Tensor<D>> {
-                $crate::checks::finite($name, "input", &input)?;
-                $crate::checks::finite($name, "target", &target)?;
-                self.elementwise(input, target)
+                input: &burn::tensor::Tensor<D>,
+                target: &burn::tensor::Tensor<D>,
+            ) -> $crate::LossResult<()> {
+                $crate::checks::finite($name, "input", input)?;
+                $crate::checks::finite($name, "target", target)
             }
 
             /// Per-element losses, shaped like `input`.
@@ -70,9 +103,9 @@ macro_rules! pair_loss {
                 if let Some(loss) = $crate::pair::pair_loss!(@fast $fast, self, input, target) {
                     return Ok(loss);
                 }
-                $crate::checks::scope(|| {
-                    let loss = self.checked(input, target)?;
-                    Ok($crate::reduction::reduce(loss, self.reduction))
+                $crate::checks::scope(self.settings.checks, || {
+                    self.finite(&input, &target)?;
+                    $crate::pair::pair_loss!(@reduced $fast, self, input, target)
                 })
             }
 

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "poisson_nll_loss";
@@ -23,11 +25,14 @@ pub struct PoissonNllLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl PoissonNllLossConfig {
     /// Builds the loss; `eps` must be > 0.
-    pub fn init(&self) -> LossResult<PoissonNllLoss> {
+    pub fn try_init(&self) -> LossResult<PoissonNllLoss> {
         checks::param(
             NAME,
             "eps",
@@ -40,9 +45,12 @@ impl PoissonNllLossConfig {
             full: self.full,
             eps: self.eps,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(PoissonNllLossConfig => PoissonNllLoss);
 
 /// Poisson negative log-likelihood, PyTorch's `poisson_nll_loss`, for counts `y ≥ 0`:
 ///
@@ -64,6 +72,8 @@ pub struct PoissonNllLoss {
     pub eps: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl PoissonNllLoss {
@@ -105,6 +115,10 @@ pub fn poisson_nll_loss<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    crate::error::or_panic(PoissonNllLossConfig::new().with_reduction(reduction).init())
-        .forward(input, target)
+    crate::error::or_panic(
+        PoissonNllLossConfig::new()
+            .with_reduction(reduction)
+            .try_init(),
+    )
+    .forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "quantile";
@@ -17,11 +19,14 @@ pub struct QuantileLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl QuantileLossConfig {
     /// Builds the loss; `q` must lie in [0, 1].
-    pub fn init(&self) -> LossResult<QuantileLoss> {
+    pub fn try_init(&self) -> LossResult<QuantileLoss> {
         checks::param(
             NAME,
             "q",
@@ -32,9 +37,12 @@ impl QuantileLossConfig {
         Ok(QuantileLoss {
             q: self.q,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(QuantileLossConfig => QuantileLoss);
 
 /// Quantile (pinball) loss, with `d = y - x`:
 ///
@@ -50,6 +58,8 @@ pub struct QuantileLoss {
     pub q: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl QuantileLoss {
@@ -80,6 +90,6 @@ pub fn quantile<const D: usize>(
     let loss = QuantileLossConfig::new()
         .with_q(q)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     crate::error::or_panic(loss).forward(input, target)
 }

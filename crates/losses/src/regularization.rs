@@ -22,7 +22,7 @@ pub struct RegularizerConfig {
 
 impl RegularizerConfig {
     /// Builds the penalty; both coefficients must be ≥ 0 and finite.
-    pub fn init(&self) -> LossResult<Regularizer> {
+    pub fn try_init(&self) -> LossResult<Regularizer> {
         for (arg, v) in [("l1", self.l1), ("l2", self.l2)] {
             checks::param(NAME, arg, v, v >= 0.0 && v.is_finite(), ">= 0 and finite")?;
         }
@@ -30,6 +30,16 @@ impl RegularizerConfig {
             l1: self.l1,
             l2: self.l2,
         })
+    }
+}
+
+impl RegularizerConfig {
+    /// Builds the penalty.
+    ///
+    /// # Panics
+    /// When a coefficient is negative or not finite, with the message of `try_init`.
+    pub fn init(&self) -> Regularizer {
+        crate::error::or_panic(self.try_init())
     }
 }
 
@@ -84,17 +94,17 @@ impl ModuleVisitor for Penalty {
 impl Regularizer {
     /// L1 (lasso) penalty `λ Σ|θ|`.
     pub fn l1(lambda: f64) -> LossResult<Self> {
-        RegularizerConfig::new().with_l1(lambda).init()
+        RegularizerConfig::new().with_l1(lambda).try_init()
     }
 
     /// L2 (ridge) penalty `λ Σθ²`.
     pub fn l2(lambda: f64) -> LossResult<Self> {
-        RegularizerConfig::new().with_l2(lambda).init()
+        RegularizerConfig::new().with_l2(lambda).try_init()
     }
 
     /// Elastic-net penalty `λ₁ Σ|θ| + λ₂ Σθ²`.
     pub fn elastic_net(l1: f64, l2: f64) -> LossResult<Self> {
-        RegularizerConfig::new().with_l1(l1).with_l2(l2).init()
+        RegularizerConfig::new().with_l1(l1).with_l2(l2).try_init()
     }
 
     /// The penalty of `module`'s parameters, `[1]`, differentiable with respect to them; `None`

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks};
 
 const NAME: &str = "smooth_l1_loss";
@@ -17,11 +19,14 @@ pub struct SmoothL1LossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl SmoothL1LossConfig {
     /// Builds the loss; `beta` must be ≥ 0 and finite.
-    pub fn init(&self) -> LossResult<SmoothL1Loss> {
+    pub fn try_init(&self) -> LossResult<SmoothL1Loss> {
         checks::param(
             NAME,
             "beta",
@@ -32,9 +37,12 @@ impl SmoothL1LossConfig {
         Ok(SmoothL1Loss {
             beta: self.beta,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(SmoothL1LossConfig => SmoothL1Loss);
 
 /// Smooth L1 loss, PyTorch's `smooth_l1_loss`, with `d = x - y`:
 ///
@@ -51,6 +59,8 @@ pub struct SmoothL1Loss {
     pub beta: f64,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl SmoothL1Loss {
@@ -85,6 +95,6 @@ pub fn smooth_l1_loss<const D: usize>(
     let loss = SmoothL1LossConfig::new()
         .with_beta(beta)
         .with_reduction(reduction)
-        .init();
+        .try_init();
     crate::error::or_panic(loss).forward(input, target)
 }

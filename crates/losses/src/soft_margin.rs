@@ -3,8 +3,10 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
 use crate::pair::pair_loss;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
 
 const SOFT: &str = "soft_margin_loss";
@@ -16,16 +18,22 @@ pub struct SoftMarginLossConfig {
     /// How per-element losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl SoftMarginLossConfig {
     /// Builds the loss, rejecting the `batchmean` reduction.
-    pub fn init(&self) -> LossResult<SoftMarginLoss> {
+    pub fn try_init(&self) -> LossResult<SoftMarginLoss> {
         Ok(SoftMarginLoss {
             reduction: self.reduction.check_elementwise(SOFT)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(SoftMarginLossConfig => SoftMarginLoss);
 
 /// Soft-margin loss, PyTorch's `soft_margin_loss`, for labels `y ∈ {-1, +1}`:
 ///
@@ -38,6 +46,8 @@ impl SoftMarginLossConfig {
 pub struct SoftMarginLoss {
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl SoftMarginLoss {
@@ -61,7 +71,12 @@ pub fn soft_margin_loss<const D: usize>(
     target: Tensor<D>,
     reduction: Reduction,
 ) -> Tensor<1> {
-    or_panic(SoftMarginLossConfig::new().with_reduction(reduction).init()).forward(input, target)
+    or_panic(
+        SoftMarginLossConfig::new()
+            .with_reduction(reduction)
+            .try_init(),
+    )
+    .forward(input, target)
 }
 
 /// Configuration of the [multi-label soft-margin loss](MultilabelSoftMarginLoss).
@@ -72,20 +87,26 @@ pub struct MultilabelSoftMarginLossConfig {
     /// How per-sample losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl MultilabelSoftMarginLossConfig {
     /// Builds the loss; the weights must be finite.
-    pub fn init(&self) -> LossResult<MultilabelSoftMarginLoss> {
+    pub fn try_init(&self) -> LossResult<MultilabelSoftMarginLoss> {
         if let Some(w) = &self.weight {
             checks::class_weights(MULTILABEL, "weight", Some(w), w.len())?;
         }
         Ok(MultilabelSoftMarginLoss {
             weight: self.weight.clone(),
             reduction: self.reduction.check_elementwise(MULTILABEL)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(MultilabelSoftMarginLossConfig => MultilabelSoftMarginLoss);
 
 /// Multi-label soft-margin loss, PyTorch's `multilabel_soft_margin_loss`, of logits `[N, C]`
 /// and 0/1 targets `[N, C]`:
@@ -101,6 +122,8 @@ pub struct MultilabelSoftMarginLoss {
     pub weight: Option<Vec<f64>>,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl MultilabelSoftMarginLoss {
@@ -110,27 +133,29 @@ impl MultilabelSoftMarginLoss {
         input: Tensor<2>,
         target: Tensor<2>,
     ) -> LossResult<Tensor<1>> {
-        checks::same_shape(MULTILABEL, "target", &target.dims(), "input", &input.dims())?;
-        checks::finite(MULTILABEL, "input", &input)?;
-        checks::finite(MULTILABEL, "target", &target)?;
-        checks::in_range(MULTILABEL, "target", &target, 0.0, 1.0)?;
-        let [n, classes] = input.dims();
-        let positive = target.clone().mul(stable::log_sigmoid(input.clone()));
-        let negative = target
-            .neg()
-            .add_scalar(1.0)
-            .mul(stable::log_sigmoid(input.clone().neg()));
-        let mut loss = positive.add(negative).neg();
-        if let Some(w) = &self.weight {
-            loss = loss.mul(weights::broadcast(
-                MULTILABEL,
-                "weight",
-                w,
-                [n, classes],
-                &input.device(),
-            )?);
-        }
-        Ok(loss.sum_dim(1).reshape([n]).div_scalar(classes as f64))
+        checks::scope(self.settings.checks, || {
+            checks::same_shape(MULTILABEL, "target", &target.dims(), "input", &input.dims())?;
+            checks::finite(MULTILABEL, "input", &input)?;
+            checks::finite(MULTILABEL, "target", &target)?;
+            checks::in_range(MULTILABEL, "target", &target, 0.0, 1.0)?;
+            let [n, classes] = input.dims();
+            let positive = target.clone().mul(stable::log_sigmoid(input.clone()));
+            let negative = target
+                .neg()
+                .add_scalar(1.0)
+                .mul(stable::log_sigmoid(input.clone().neg()));
+            let mut loss = positive.add(negative).neg();
+            if let Some(w) = &self.weight {
+                loss = loss.mul(weights::broadcast(
+                    MULTILABEL,
+                    "weight",
+                    w,
+                    [n, classes],
+                    &input.device(),
+                )?);
+            }
+            Ok(loss.sum_dim(1).reshape([n]).div_scalar(classes as f64))
+        })
     }
 
     /// Per-sample losses; panics on errors.
@@ -140,10 +165,12 @@ impl MultilabelSoftMarginLoss {
 
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<2>) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(input, target)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(input, target)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -164,7 +191,7 @@ pub fn multilabel_soft_margin_loss(
     or_panic(
         MultilabelSoftMarginLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(input, target)
 }

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::LossSettings;
 use crate::error::or_panic;
+use crate::settings::loss_config;
 use crate::{LossResult, Reduction, checks, reduction::reduce};
 
 const NAME: &str = "triplet_margin_loss";
@@ -26,11 +28,14 @@ pub struct TripletMarginLossConfig {
     /// How per-triplet losses are reduced (`none`, `mean`, `sum`).
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
+    /// Kernel and value checks (see [`LossSettings`]).
+    #[config(default = "LossSettings::new()")]
+    pub settings: LossSettings,
 }
 
 impl TripletMarginLossConfig {
     /// Builds the loss; `margin` and `p` must be > 0, `eps` ≥ 0.
-    pub fn init(&self) -> LossResult<TripletMarginLoss> {
+    pub fn try_init(&self) -> LossResult<TripletMarginLoss> {
         checks::param(
             NAME,
             "margin",
@@ -58,9 +63,12 @@ impl TripletMarginLossConfig {
             eps: self.eps,
             swap: self.swap,
             reduction: self.reduction.check_elementwise(NAME)?,
+            settings: self.settings,
         })
     }
 }
+
+loss_config!(TripletMarginLossConfig => TripletMarginLoss);
 
 /// Triplet margin loss, PyTorch's `triplet_margin_loss`, of anchors, positives and negatives
 /// `[N, D]`:
@@ -84,6 +92,8 @@ pub struct TripletMarginLoss {
     pub swap: bool,
     /// The reduction applied by `forward`.
     pub reduction: Reduction,
+    /// Kernel and value checks.
+    pub settings: LossSettings,
 }
 
 impl TripletMarginLoss {
@@ -110,17 +120,19 @@ impl TripletMarginLoss {
         positive: Tensor<2>,
         negative: Tensor<2>,
     ) -> LossResult<Tensor<1>> {
-        checks::same_shape(NAME, "positive", &positive.dims(), "anchor", &anchor.dims())?;
-        checks::same_shape(NAME, "negative", &negative.dims(), "anchor", &anchor.dims())?;
-        checks::finite(NAME, "anchor", &anchor)?;
-        checks::finite(NAME, "positive", &positive)?;
-        checks::finite(NAME, "negative", &negative)?;
-        let d_pos = self.distance(anchor.clone(), positive.clone());
-        let mut d_neg = self.distance(anchor, negative.clone());
-        if self.swap {
-            d_neg = d_neg.min_pair(self.distance(positive, negative));
-        }
-        Ok(d_pos.sub(d_neg).add_scalar(self.margin).clamp_min(0.0))
+        checks::scope(self.settings.checks, || {
+            checks::same_shape(NAME, "positive", &positive.dims(), "anchor", &anchor.dims())?;
+            checks::same_shape(NAME, "negative", &negative.dims(), "anchor", &anchor.dims())?;
+            checks::finite(NAME, "anchor", &anchor)?;
+            checks::finite(NAME, "positive", &positive)?;
+            checks::finite(NAME, "negative", &negative)?;
+            let d_pos = self.distance(anchor.clone(), positive.clone());
+            let mut d_neg = self.distance(anchor, negative.clone());
+            if self.swap {
+                d_neg = d_neg.min_pair(self.distance(positive, negative));
+            }
+            Ok(d_pos.sub(d_neg).add_scalar(self.margin).clamp_min(0.0))
+        })
     }
 
     /// Per-triplet losses; panics on errors.
@@ -140,10 +152,12 @@ impl TripletMarginLoss {
         positive: Tensor<2>,
         negative: Tensor<2>,
     ) -> LossResult<Tensor<1>> {
-        Ok(reduce(
-            self.try_forward_no_reduction(anchor, positive, negative)?,
-            self.reduction,
-        ))
+        checks::scope(self.settings.checks, || {
+            Ok(reduce(
+                self.try_forward_no_reduction(anchor, positive, negative)?,
+                self.reduction,
+            ))
+        })
     }
 
     /// The reduced loss; panics on errors.
@@ -171,7 +185,7 @@ pub fn triplet_margin_loss(
     or_panic(
         TripletMarginLossConfig::new()
             .with_reduction(reduction)
-            .init(),
+            .try_init(),
     )
     .forward(anchor, positive, negative)
 }

@@ -4,12 +4,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "adadelta";
 
@@ -28,6 +29,9 @@ pub struct AdadeltaConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl AdadeltaConfig {
@@ -41,6 +45,7 @@ impl AdadeltaConfig {
             eps: self.eps,
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -63,6 +68,7 @@ pub struct Adadelta {
     eps: f64,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`Adadelta`] for one parameter.
@@ -81,46 +87,29 @@ record_state!(AdadeltaState {
     floats: [],
 });
 
-impl Adadelta {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<AdadeltaState<D>>,
-    ) -> (Tensor<D>, Option<AdadeltaState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut v, mut u) = match state {
-            Some(s) => (fused::buffer(s.square_avg), fused::buffer(s.acc_delta)),
-            None => (fused::zeros(&p), fused::zeros(&p)),
+/// Adadelta's rule for one step, slots `[v, u]` (see [`Adadelta`]).
+struct AdadeltaRule {
+    dir: Direction,
+    lr: f32,
+    rho: f64,
+    eps: f32,
+}
+
+impl Rule for AdadeltaRule {
+    fn slots(&self) -> usize {
+        2
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let [v, u] = s else {
+            unreachable!("adadelta: two state slots")
         };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
-        let (rho, c, eps) = (self.rho as f32, (1.0 - self.rho) as f32, self.eps as f32);
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut v), fused::slice_mut(&mut u)],
-            |p, g, [v, u]| {
-                fused::each!(p, g, [v, u], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    v[i] = v[i] * rho + gi * gi * c;
-                    let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * gi;
-                    u[i] = u[i] * rho + delta * delta * c;
-                    p[i] -= delta * lr32;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(AdadeltaState {
-                square_avg: fused::tensor(v),
-                acc_delta: fused::tensor(u),
-            }),
-        )
+        *v = ema(v.clone(), g.clone().square(), self.rho);
+        let delta = u.clone().shift(self.eps).sqrt() / v.clone().shift(self.eps).sqrt() * g;
+        *u = ema(u.clone(), delta.clone().square(), self.rho);
+        p - delta.scale(self.lr)
     }
 }
 
@@ -134,27 +123,25 @@ impl Optimizer for Adadelta {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-        let (square_avg, acc_delta) = match state {
-            Some(s) => (s.square_avg, s.acc_delta),
-            None => (tensor.zeros_like(), tensor.zeros_like()),
+        let slots = match state {
+            Some(s) => vec![Some(s.square_avg), Some(s.acc_delta)],
+            None => vec![None, None],
         };
-        let square_avg = ema(square_avg, g.clone().square(), self.rho);
-        let std = square_avg.clone().add_scalar(self.eps).sqrt();
-        let delta = acc_delta.clone().add_scalar(self.eps).sqrt() / std * g;
-        let acc_delta = ema(acc_delta, delta.clone().square(), self.rho);
-        (
-            tensor - delta.mul_scalar(lr),
-            Some(AdadeltaState {
-                square_avg,
-                acc_delta,
-            }),
-        )
+        let rule = AdadeltaRule {
+            dir: Direction::new(self.maximize, self.weight_decay),
+            lr: lr as f32,
+            rho: self.rho,
+            eps: self.eps as f32,
+        };
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let Ok([square_avg, acc_delta]) = <[Tensor<D>; 2]>::try_from(slots) else {
+            unreachable!("adadelta: two state slots")
+        };
+        let state = AdadeltaState {
+            square_avg,
+            acc_delta,
+        };
+        (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

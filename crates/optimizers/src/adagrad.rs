@@ -5,11 +5,13 @@ use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
+use descent_kernel::Num;
+
 use crate::checks;
-use crate::common::direction;
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "adagrad";
 
@@ -31,6 +33,9 @@ pub struct AdagradConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl AdagradConfig {
@@ -50,6 +55,7 @@ impl AdagradConfig {
             initial_accumulator_value: self.initial_accumulator_value,
             eps: self.eps,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -71,6 +77,7 @@ pub struct Adagrad {
     initial_accumulator_value: f64,
     eps: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`Adagrad`] for one parameter.
@@ -89,45 +96,30 @@ record_state!(AdagradState {
     floats: [],
 });
 
-impl Adagrad {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<AdagradState<D>>,
-    ) -> (Tensor<D>, Option<AdagradState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut sum, step) = match state {
-            Some(s) => (fused::buffer(s.sum), s.step + 1),
-            None => (fused::filled(&p, self.initial_accumulator_value as f32), 1),
-        };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let wd = self.weight_decay as f32;
-        let clr = (lr / (1.0 + (step - 1) as f64 * self.lr_decay)) as f32;
-        let eps = self.eps as f32;
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut sum)],
-            |p, g, [s]| {
-                fused::each!(p, g, [s], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    s[i] += gi * gi;
-                    p[i] -= gi / (s[i].sqrt() + eps) * clr;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(AdagradState {
-                sum: fused::tensor(sum),
-                step,
-            }),
-        )
+/// AdaGrad's rule for one step, slots `[S]` (see [`Adagrad`]).
+struct AdagradRule {
+    dir: Direction,
+    /// `η / (1 + (t − 1) κ)`.
+    clr: f32,
+    eps: f32,
+    initial: f32,
+}
+
+impl Rule for AdagradRule {
+    fn slots(&self) -> usize {
+        1
+    }
+
+    fn initial(&self, _slot: usize) -> f32 {
+        self.initial
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let sum = &mut s[0];
+        *sum = sum.clone() + g.clone().square();
+        p - (g / sum.clone().sqrt().shift(self.eps)).scale(self.clr)
     }
 }
 
@@ -141,28 +133,19 @@ impl Optimizer for Adagrad {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
         let (sum, step) = match state {
-            Some(s) => (s.sum, s.step + 1),
-            None => (
-                tensor
-                    .zeros_like()
-                    .add_scalar(self.initial_accumulator_value),
-                1,
-            ),
+            Some(s) => (Some(s.sum), s.step + 1),
+            None => (None, 1),
         };
-        let sum = sum + g.clone().square();
-        let clr = lr / (1.0 + (step - 1) as f64 * self.lr_decay);
-        let update = g / sum.clone().sqrt().add_scalar(self.eps);
-        (
-            tensor - update.mul_scalar(clr),
-            Some(AdagradState { sum, step }),
-        )
+        let rule = AdagradRule {
+            dir: Direction::new(self.maximize, self.weight_decay),
+            clr: (lr / (1.0 + (step - 1) as f64 * self.lr_decay)) as f32,
+            eps: self.eps as f32,
+            initial: self.initial_accumulator_value as f32,
+        };
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, vec![sum]);
+        let sum = slots.into_iter().next().expect("adagrad: one state slot");
+        (tensor, Some(AdagradState { sum, step }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -1,15 +1,16 @@
 //! Adam and AMSGrad (`torch.optim.Adam`): bias-corrected first and second moment estimates,
-//! with coupled (L2) weight decay.
+//! with coupled (L2) weight decay. The Adam rule here is AdamW's too.
 
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Decay, Direction, Rule, bias_correction};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "adam";
 
@@ -35,6 +36,9 @@ pub struct AdamConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 /// Checks the hyperparameters Adam-family optimizers share.
@@ -56,7 +60,7 @@ impl AdamConfig {
     pub fn try_build(&self) -> OptimResult<Adam> {
         check_adam(NAME, self.beta_1, self.beta_2, self.eps, self.weight_decay)?;
         Ok(Adam {
-            core: AdamCore {
+            moments: Moments {
                 beta_1: self.beta_1,
                 beta_2: self.beta_2,
                 eps: self.eps,
@@ -64,6 +68,7 @@ impl AdamConfig {
             },
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -82,9 +87,10 @@ optimizer_config!(AdamConfig => Adam);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adam {
-    core: AdamCore,
+    moments: Moments,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of the Adam family for one parameter.
@@ -107,122 +113,115 @@ record_state!(AdamState {
     floats: [],
 });
 
-/// The moment updates and the bias-corrected step shared by Adam and AdamW.
+impl<const D: usize> AdamState<D> {
+    /// The state as the rule's slots `[m, v, v̂?]`, and the number of the coming step.
+    pub(crate) fn into_slots(state: Option<Self>, amsgrad: bool) -> (Vec<Option<Tensor<D>>>, u64) {
+        let (mut slots, step) = match state {
+            Some(s) => (
+                vec![Some(s.exp_avg), Some(s.exp_avg_sq), s.max_exp_avg_sq],
+                s.step + 1,
+            ),
+            None => (vec![None, None, None], 1),
+        };
+        slots.truncate(if amsgrad { 3 } else { 2 });
+        (slots, step)
+    }
+
+    /// The state after a step, from the rule's slots.
+    pub(crate) fn from_slots(slots: Vec<Tensor<D>>, step: u64) -> Self {
+        let mut slots = slots.into_iter();
+        let mut next = || slots.next().expect("adam: two or three state slots");
+        let (exp_avg, exp_avg_sq) = (next(), next());
+        Self {
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq: slots.next(),
+            step,
+        }
+    }
+}
+
+/// The hyperparameters of the moments shared by Adam and AdamW.
 #[derive(Clone, Debug)]
-pub(crate) struct AdamCore {
+pub(crate) struct Moments {
     pub beta_1: f64,
     pub beta_2: f64,
     pub eps: f64,
     pub amsgrad: bool,
 }
 
-impl AdamCore {
-    /// One Adam step of `tensor` along `g`, returning the new tensor and state.
-    pub fn update<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        g: Tensor<D>,
-        state: Option<AdamState<D>>,
-    ) -> (Tensor<D>, AdamState<D>) {
-        let (exp_avg, exp_avg_sq, max_exp_avg_sq, step) = match state {
-            Some(s) => (s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, s.step + 1),
-            None => (tensor.zeros_like(), tensor.zeros_like(), None, 1),
-        };
-        let exp_avg = ema(exp_avg, g.clone(), self.beta_1);
-        let exp_avg_sq = ema(exp_avg_sq, g.square(), self.beta_2);
-        let max_exp_avg_sq = self.amsgrad.then(|| match max_exp_avg_sq {
-            Some(max) => max.max_pair(exp_avg_sq.clone()),
-            None => exp_avg_sq.clone(),
-        });
-        let t = step as i32;
-        let bias_1 = 1.0 - self.beta_1.powi(t);
-        let bias_2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
-        let second = max_exp_avg_sq.as_ref().unwrap_or(&exp_avg_sq).clone();
-        let denom = second.sqrt().div_scalar(bias_2_sqrt).add_scalar(self.eps);
-        let update = exp_avg.clone() / denom;
-        (
-            tensor - update.mul_scalar(lr / bias_1),
-            AdamState {
-                exp_avg,
-                exp_avg_sq,
-                max_exp_avg_sq,
-                step,
-            },
-        )
+impl Moments {
+    /// The rule of step `t` (from 1) at learning rate `lr`, along `dir`, after `decay`.
+    pub fn rule(&self, lr: f64, t: u64, dir: Direction, decay: Decay) -> AdamRule {
+        AdamRule {
+            dir,
+            decay,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            bias_2_sqrt: bias_correction(self.beta_2, t).sqrt() as f32,
+            step_size: (lr / bias_correction(self.beta_1, t)) as f32,
+            eps: self.eps as f32,
+            amsgrad: self.amsgrad,
+        }
     }
-}
 
-impl AdamCore {
-    /// The fused form of [`update`](Self::update) on flex: `g' = sign·g + λθ` (coupled decay
-    /// `wd`), `θ ← θ·decay` (decoupled decay, 1 for none), then the Adam step; one pass.
-    #[allow(clippy::too_many_arguments)]
-    pub fn update_flex<const D: usize>(
+    /// One Adam (or AdamW) step of `tensor` through `stepper`.
+    pub fn step<const D: usize>(
         &self,
-        opt: &'static str,
+        stepper: &Stepper,
         lr: f64,
+        (dir, decay): (Direction, Decay),
         tensor: Tensor<D>,
         grad: Tensor<D>,
         state: Option<AdamState<D>>,
-        sign: f32,
-        wd: f32,
-        decay: f32,
-    ) -> (Tensor<D>, AdamState<D>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut m, mut v, mut vmax, step) = match state {
-            Some(s) => (
-                fused::buffer(s.exp_avg),
-                fused::buffer(s.exp_avg_sq),
-                s.max_exp_avg_sq.map(fused::buffer),
-                s.step + 1,
-            ),
-            None => (fused::zeros(&p), fused::zeros(&p), None, 1),
+    ) -> (Tensor<D>, Option<AdamState<D>>) {
+        let (slots, t) = AdamState::into_slots(state, self.amsgrad);
+        let rule = self.rule(lr, t, dir, decay);
+        let (tensor, slots) = stepper.run(lr, &rule, tensor, grad, slots);
+        (tensor, Some(AdamState::from_slots(slots, t)))
+    }
+}
+
+/// Adam's rule for one step, slots `[m, v]` (`[m, v, v̂]` with AMSGrad):
+///
+/// ```text
+/// g ← ±g + λθ;   θ ← θ (1 − ηλ_decoupled)
+/// m = β₁ m + (1 − β₁) g,   v = β₂ v + (1 − β₂) g²,   v̂ = max(v̂, v)
+/// θ ← θ − η / (1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)
+/// ```
+pub(crate) struct AdamRule {
+    dir: Direction,
+    decay: Decay,
+    beta_1: f64,
+    beta_2: f64,
+    bias_2_sqrt: f32,
+    step_size: f32,
+    eps: f32,
+    amsgrad: bool,
+}
+
+impl Rule for AdamRule {
+    fn slots(&self) -> usize {
+        if self.amsgrad { 3 } else { 2 }
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let [m, v, max @ ..] = s else {
+            unreachable!("adam: two or three state slots")
         };
-        if self.amsgrad && vmax.is_none() {
-            vmax = Some(fused::zeros(&p));
-        }
-        let t = step as i32;
-        let (b1, b2) = (self.beta_1 as f32, self.beta_2 as f32);
-        let (c1, c2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
-        let bias_2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt() as f32;
-        let step_size = (lr / (1.0 - self.beta_1.powi(t))) as f32;
-        let eps = self.eps as f32;
-        let finite = {
-            let (ps, gs) = (fused::slice_mut(&mut p), fused::slice(&g));
-            let (ms, vs) = (fused::slice_mut(&mut m), fused::slice_mut(&mut v));
-            match vmax.as_mut() {
-                Some(x) => fused::run(ps, gs, [ms, vs, fused::slice_mut(x)], |p, g, [m, v, x]| {
-                    fused::each!(p, g, [m, v, x], |i| {
-                        let gi = fused::dir(g[i], p[i], sign, wd);
-                        m[i] = m[i] * b1 + gi * c1;
-                        v[i] = v[i] * b2 + gi * gi * c2;
-                        x[i] = x[i].max(v[i]);
-                        p[i] =
-                            p[i] * decay - step_size * (m[i] / (x[i].sqrt() / bias_2_sqrt + eps));
-                    })
-                }),
-                None => fused::run(ps, gs, [ms, vs], |p, g, [m, v]| {
-                    fused::each!(p, g, [m, v], |i| {
-                        let gi = fused::dir(g[i], p[i], sign, wd);
-                        m[i] = m[i] * b1 + gi * c1;
-                        v[i] = v[i] * b2 + gi * gi * c2;
-                        p[i] =
-                            p[i] * decay - step_size * (m[i] / (v[i].sqrt() / bias_2_sqrt + eps));
-                    })
-                }),
+        *m = ema(m.clone(), g.clone(), self.beta_1);
+        *v = ema(v.clone(), g.square(), self.beta_2);
+        let second = match max.first_mut() {
+            Some(max) => {
+                *max = max.clone().max(v.clone());
+                max.clone()
             }
+            None => v.clone(),
         };
-        fused::check(opt, finite);
-        (
-            fused::tensor(p),
-            AdamState {
-                exp_avg: fused::tensor(m),
-                exp_avg_sq: fused::tensor(v),
-                max_exp_avg_sq: vmax.map(fused::tensor),
-                step,
-            },
-        )
+        let denom = second.sqrt().div_k(self.bias_2_sqrt).shift(self.eps);
+        self.decay.of(p) - (m.clone() / denom).scale(self.step_size)
     }
 }
 
@@ -236,19 +235,12 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            let sign = if self.maximize { -1.0 } else { 1.0 };
-            let wd = self.weight_decay as f32;
-            let (tensor, state) = self
-                .core
-                .update_flex(NAME, lr, tensor, grad, state, sign, wd, 1.0);
-            return (tensor, Some(state));
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-        let (tensor, state) = self.core.update(lr, tensor, g, state);
-        (tensor, Some(state))
+        let wd = (
+            Direction::new(self.maximize, self.weight_decay),
+            Decay::NONE,
+        );
+        self.moments
+            .step(&self.stepper, lr, wd, tensor, grad, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -3,13 +3,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::adam::check_adam;
-use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule, bias_correction};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "adamax";
 
@@ -31,6 +31,9 @@ pub struct AdamaxConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl AdamaxConfig {
@@ -43,6 +46,7 @@ impl AdamaxConfig {
             eps: self.eps,
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -65,6 +69,7 @@ pub struct Adamax {
     eps: f64,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`Adamax`] for one parameter.
@@ -85,56 +90,30 @@ record_state!(AdamaxState {
     floats: [],
 });
 
-impl Adamax {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<AdamaxState<D>>,
-    ) -> (Tensor<D>, Option<AdamaxState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut m, mut u, step) = match state {
-            Some(s) => (
-                fused::buffer(s.exp_avg),
-                fused::buffer(s.exp_inf),
-                s.step + 1,
-            ),
-            None => (fused::zeros(&p), fused::zeros(&p), 1),
+/// Adamax's rule for one step, slots `[m, u]` (see [`Adamax`]).
+struct AdamaxRule {
+    dir: Direction,
+    beta_1: f64,
+    beta_2: f32,
+    eps: f32,
+    /// `η / (1 − β₁ᵗ)`.
+    clr: f32,
+}
+
+impl Rule for AdamaxRule {
+    fn slots(&self) -> usize {
+        2
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let [m, u] = s else {
+            unreachable!("adamax: two state slots")
         };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let wd = self.weight_decay as f32;
-        let (b1, c1, b2) = (
-            self.beta_1 as f32,
-            (1.0 - self.beta_1) as f32,
-            self.beta_2 as f32,
-        );
-        let eps = self.eps as f32;
-        let clr = (lr / (1.0 - self.beta_1.powi(step as i32))) as f32;
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut m), fused::slice_mut(&mut u)],
-            |p, g, [m, u]| {
-                fused::each!(p, g, [m, u], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    m[i] = m[i] * b1 + gi * c1;
-                    u[i] = (u[i] * b2).max(gi.abs() + eps);
-                    p[i] -= m[i] / u[i] * clr;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(AdamaxState {
-                exp_avg: fused::tensor(m),
-                exp_inf: fused::tensor(u),
-                step,
-            }),
-        )
+        *m = ema(m.clone(), g.clone(), self.beta_1);
+        *u = u.clone().scale(self.beta_2).max(g.abs().shift(self.eps));
+        p - (m.clone() / u.clone()).scale(self.clr)
     }
 }
 
@@ -148,30 +127,27 @@ impl Optimizer for Adamax {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-        let (exp_avg, exp_inf, step) = match state {
-            Some(s) => (s.exp_avg, s.exp_inf, s.step + 1),
-            None => (tensor.zeros_like(), tensor.zeros_like(), 1),
+        let (slots, step) = match state {
+            Some(s) => (vec![Some(s.exp_avg), Some(s.exp_inf)], s.step + 1),
+            None => (vec![None, None], 1),
         };
-        let exp_avg = ema(exp_avg, g.clone(), self.beta_1);
-        let exp_inf = exp_inf
-            .mul_scalar(self.beta_2)
-            .max_pair(g.abs().add_scalar(self.eps));
-        let clr = lr / (1.0 - self.beta_1.powi(step as i32));
-        let update = exp_avg.clone() / exp_inf.clone();
-        (
-            tensor - update.mul_scalar(clr),
-            Some(AdamaxState {
-                exp_avg,
-                exp_inf,
-                step,
-            }),
-        )
+        let rule = AdamaxRule {
+            dir: Direction::new(self.maximize, self.weight_decay),
+            beta_1: self.beta_1,
+            beta_2: self.beta_2 as f32,
+            eps: self.eps as f32,
+            clr: (lr / bias_correction(self.beta_1, step)) as f32,
+        };
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let Ok([exp_avg, exp_inf]) = <[Tensor<D>; 2]>::try_from(slots) else {
+            unreachable!("adamax: two state slots")
+        };
+        let state = AdamaxState {
+            exp_avg,
+            exp_inf,
+            step,
+        };
+        (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

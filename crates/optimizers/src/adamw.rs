@@ -4,12 +4,11 @@ use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
-use crate::adam::{AdamCore, AdamState, check_adam};
-use crate::checks;
-use crate::common::{decay_decoupled, direction};
+use crate::adam::{AdamState, Moments, check_adam};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::weight_decay;
 use crate::state::optimizer_config;
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "adamw";
 
@@ -34,6 +33,9 @@ pub struct AdamWConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl AdamWConfig {
@@ -41,7 +43,7 @@ impl AdamWConfig {
     pub fn try_build(&self) -> OptimResult<AdamW> {
         check_adam(NAME, self.beta_1, self.beta_2, self.eps, self.weight_decay)?;
         Ok(AdamW {
-            core: AdamCore {
+            moments: Moments {
                 beta_1: self.beta_1,
                 beta_2: self.beta_2,
                 eps: self.eps,
@@ -49,6 +51,7 @@ impl AdamWConfig {
             },
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -63,9 +66,10 @@ optimizer_config!(AdamWConfig => AdamW);
 /// ```
 #[derive(Clone, Debug)]
 pub struct AdamW {
-    core: AdamCore,
+    moments: Moments,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 impl Optimizer for AdamW {
@@ -78,20 +82,9 @@ impl Optimizer for AdamW {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            let sign = if self.maximize { -1.0 } else { 1.0 };
-            let decay = (1.0 - lr * self.weight_decay) as f32;
-            let (tensor, state) = self
-                .core
-                .update_flex(NAME, lr, tensor, grad, state, sign, 0.0, decay);
-            return (tensor, Some(state));
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, 0.0);
-        let tensor = decay_decoupled(tensor, lr, self.weight_decay);
-        let (tensor, state) = self.core.update(lr, tensor, g, state);
-        (tensor, Some(state))
+        let wd = weight_decay(self.maximize, self.weight_decay, true, lr);
+        self.moments
+            .step(&self.stepper, lr, wd, tensor, grad, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -4,12 +4,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "ema_momentum";
 
@@ -25,6 +26,9 @@ pub struct EmaMomentumConfig {
     /// L2 penalty λ added to the gradient (default 0).
     #[config(default = 0.0)]
     pub weight_decay: f64,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl EmaMomentumConfig {
@@ -35,6 +39,7 @@ impl EmaMomentumConfig {
         Ok(EmaMomentum {
             beta: self.beta,
             weight_decay: self.weight_decay,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -51,6 +56,7 @@ optimizer_config!(EmaMomentumConfig => EmaMomentum);
 pub struct EmaMomentum {
     beta: f64,
     weight_decay: f64,
+    stepper: Stepper,
 }
 
 /// State of [`EmaMomentum`] for one parameter.
@@ -67,41 +73,24 @@ record_state!(EmaMomentumState {
     floats: [],
 });
 
-impl EmaMomentum {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<EmaMomentumState<D>>,
-    ) -> (Tensor<D>, Option<EmaMomentumState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let mut vel = match state {
-            Some(s) => fused::buffer(s.velocity),
-            None => fused::zeros(&p),
-        };
-        let (b, c) = (self.beta as f32, (1.0 - self.beta) as f32);
-        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut vel)],
-            |p, g, [v]| {
-                fused::each!(p, g, [v], |i| {
-                    v[i] = v[i] * b + fused::dir(g[i], p[i], 1.0, wd) * c;
-                    p[i] -= v[i] * lr32;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(EmaMomentumState {
-                velocity: fused::tensor(vel),
-            }),
-        )
+/// The EMA-momentum rule for one step, slots `[v]` (see [`EmaMomentum`]).
+struct EmaMomentumRule {
+    dir: Direction,
+    lr: f32,
+    beta: f64,
+}
+
+impl Rule for EmaMomentumRule {
+    fn slots(&self) -> usize {
+        1
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let v = &mut s[0];
+        *v = ema(v.clone(), g, self.beta);
+        p - v.clone().scale(self.lr)
     }
 }
 
@@ -115,18 +104,18 @@ impl Optimizer for EmaMomentum {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, false, self.weight_decay);
-        let velocity = state.map_or_else(|| tensor.zeros_like(), |s| s.velocity);
-        let velocity = ema(velocity, g, self.beta);
-        (
-            tensor - velocity.clone().mul_scalar(lr),
-            Some(EmaMomentumState { velocity }),
-        )
+        let rule = EmaMomentumRule {
+            dir: Direction::new(false, self.weight_decay),
+            lr: lr as f32,
+            beta: self.beta,
+        };
+        let slots = vec![state.map(|s| s.velocity)];
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let velocity = slots
+            .into_iter()
+            .next()
+            .expect("ema_momentum: one state slot");
+        (tensor, Some(EmaMomentumState { velocity }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -39,6 +39,12 @@ impl fmt::Display for OptimError {
 
 impl std::error::Error for OptimError {}
 
+impl From<descent_kernel::OptionError> for OptimError {
+    fn from(e: descent_kernel::OptionError) -> Self {
+        Self::new(e.owner, e.argument, e.message)
+    }
+}
+
 /// Result of building an optimizer or schedule.
 pub type OptimResult<T> = Result<T, OptimError>;
 

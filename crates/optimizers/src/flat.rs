@@ -11,9 +11,9 @@ use crate::vector::{narrow, widen};
 /// device is read from its buffer (Burn's `to_data` on ndarray iterates element by element);
 /// elsewhere the data are read back and widened.
 fn write_f64<const D: usize>(out: &mut [f64], t: Tensor<D>) {
-    if descent_cpu::is_cpu_f32(&t) {
-        let buffer = descent_cpu::buffer(t);
-        widen(out, descent_cpu::slice(&buffer));
+    if descent_kernel::is_cpu_f32(&t) {
+        let buffer = descent_kernel::buffer::buffer(t);
+        widen(out, descent_kernel::buffer::slice(&buffer));
         return;
     }
     let data = t.into_data();
@@ -114,11 +114,11 @@ pub fn set_params<M: Module>(module: M, flat: &[f64]) -> M {
             self.offset += n;
             let device = tensor.device();
             let require_grad = tensor.is_require_grad();
-            let mut new = if descent_cpu::is_cpu_f32(&tensor) {
+            let mut new = if descent_kernel::is_cpu_f32(&tensor) {
                 // Copied first only when the buffer is shared.
-                let mut buffer = descent_cpu::buffer(tensor);
-                narrow(descent_cpu::slice_mut(&mut buffer), values);
-                on_device(descent_cpu::tensor::<D>(buffer), &device)
+                let mut buffer = descent_kernel::buffer::buffer(tensor);
+                narrow(descent_kernel::buffer::slice_mut(&mut buffer), values);
+                on_device(descent_kernel::buffer::tensor::<D>(buffer), &device)
             } else {
                 let mut narrowed = vec![0.0f32; n];
                 narrow(&mut narrowed, values);

@@ -44,6 +44,10 @@ pub struct LbfgsConfig {
     /// The line search (default none, as PyTorch).
     #[config(default = "LineSearch::None")]
     pub line_search: LineSearch,
+    /// Check that the closure's loss and gradient are finite, and stop with an error naming
+    /// the optimizer if not (default on).
+    #[config(default = true)]
+    pub checks: bool,
 }
 
 impl LbfgsConfig {
@@ -67,6 +71,7 @@ impl LbfgsConfig {
             tolerance_change: self.tolerance_change,
             history_size: self.history_size,
             line_search: self.line_search,
+            checks: self.checks,
             state: LbfgsState::default(),
             spare: Spare::default(),
         })
@@ -126,6 +131,7 @@ pub struct Lbfgs {
     line_search: LineSearch,
     state: LbfgsState,
     spare: Spare,
+    checks: bool,
 }
 
 /// Host vectors of a parameter vector's length, kept between steps for reuse (fresh memory
@@ -229,7 +235,9 @@ impl Lbfgs {
         let st = &mut self.state;
         st.func_evals += 1;
         let mut grad_max = max_abs(&flat_grad);
-        check_finite(loss, grad_max, &flat_grad);
+        if self.checks {
+            check_finite(loss, grad_max, &flat_grad);
+        }
         if grad_max <= self.tolerance_grad {
             spare.push(flat_grad);
             return orig_loss;
@@ -330,7 +338,9 @@ impl Lbfgs {
                 opt_cond = grad_max <= self.tolerance_grad;
                 st.prev_flat_grad = Some(std::mem::replace(&mut flat_grad, g));
             }
-            check_finite(loss, grad_max, &flat_grad);
+            if self.checks {
+                check_finite(loss, grad_max, &flat_grad);
+            }
             current_evals += ls_evals;
             st.func_evals += ls_evals as u64;
 
@@ -377,9 +387,6 @@ fn two_loop(st: &LbfgsState, grad: &[f64], buffer: Vec<f64>) -> Vec<f64> {
 /// The loss and gradient a closure returned are finite (`grad_max = max |gᵢ|`, NaN when one
 /// is NaN), else a panic naming the optimizer.
 fn check_finite(loss: f64, grad_max: f64, grad: &[f64]) {
-    if !checks::finite_checks() {
-        return;
-    }
     if !loss.is_finite() {
         panic!("{NAME}: loss must be finite, the closure returned {loss}");
     }

@@ -17,7 +17,11 @@
 //!
 //! Hyperparameters are checked when built (`try_init`/`try_build` return an [`OptimError`]
 //! naming the optimizer and the argument; `init`/`build` panic with it). Each step checks its
-//! learning rate and that its gradient is finite (see [`set_finite_checks`]).
+//! learning rate and that its gradient is finite (see [`StepSettings`]).
+//!
+//! Every element-wise optimizer's update is one rule over [`descent_kernel::Num`]
+//! (`rule.rs`, and each optimizer's file), run by one stepper (`step.rs`): fused over the CPU
+//! buffers of flex and ndarray, as tensor operations on every other device.
 
 mod accumulate;
 mod adadelta;
@@ -27,12 +31,9 @@ mod adamax;
 mod adamw;
 mod checks;
 mod clip;
-mod common;
 mod ema_momentum;
 mod error;
 pub mod flat;
-#[allow(deprecated)] // burn-ndarray is deprecated upstream; it is supported here on purpose.
-mod fused;
 mod grad_scaler;
 mod grads;
 mod lbfgs;
@@ -40,10 +41,13 @@ mod line_search;
 mod lion;
 mod nadam;
 mod radam;
+pub mod registry;
 mod rmsprop;
+mod rule;
 pub mod schedule;
 mod sgd;
 mod state;
+mod step;
 mod vector;
 
 pub use accumulate::GradAccumulator;
@@ -52,14 +56,10 @@ pub use adagrad::*;
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::*;
 pub use adamw::*;
-pub use checks::{
-    DEFERRED_CHECKS, FINITE_CHECK_INTERVAL, check_pending_grads, finite_check_interval,
-    finite_checks, set_finite_check_interval, set_finite_checks,
-};
 pub use clip::{NormType, clip_grad_norm, clip_grad_value, grad_norm};
+pub use descent_kernel::Kernel;
 pub use ema_momentum::*;
 pub use error::{OptimError, OptimResult};
-pub use fused::{fused_steps, set_fused_steps};
 pub use grad_scaler::*;
 pub use grads::{has_non_finite, scale as scale_grads};
 pub use lbfgs::*;
@@ -69,3 +69,4 @@ pub use radam::*;
 pub use rmsprop::*;
 pub use schedule::*;
 pub use sgd::*;
+pub use step::{DEFERRED_CHECKS, FINITE_CHECK_INTERVAL, StepSettings, check_pending_grads};

@@ -4,12 +4,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "lion";
 
@@ -29,6 +30,9 @@ pub struct LionConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl LionConfig {
@@ -42,6 +46,7 @@ impl LionConfig {
             beta_2: self.beta_2,
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -63,6 +68,7 @@ pub struct Lion {
     beta_2: f64,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`Lion`] for one parameter.
@@ -79,53 +85,27 @@ record_state!(LionState {
     floats: [],
 });
 
-impl Lion {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<LionState<D>>,
-    ) -> (Tensor<D>, Option<LionState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let mut m = match state {
-            Some(s) => fused::buffer(s.exp_avg),
-            None => fused::zeros(&p),
-        };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
-        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
-        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut m)],
-            |p, g, [m]| {
-                fused::each!(p, g, [m], |i| {
-                    let gi = sign * g[i];
-                    let c = m[i] * b1 + gi * c1;
-                    // sign(0) = 0, as Burn's `sign` and jnp.sign.
-                    let u = if c > 0.0 {
-                        1.0
-                    } else if c < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    m[i] = m[i] * b2 + gi * c2;
-                    p[i] -= (u + p[i] * wd) * lr32;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(LionState {
-                exp_avg: fused::tensor(m),
-            }),
-        )
+/// Lion's rule for one step, slots `[m]` (see [`Lion`]).
+struct LionRule {
+    dir: Direction,
+    lr: f32,
+    beta_1: f64,
+    beta_2: f64,
+    weight_decay: f32,
+}
+
+impl Rule for LionRule {
+    fn slots(&self) -> usize {
+        1
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let m = &mut s[0];
+        let u = ema(m.clone(), g.clone(), self.beta_1).signum();
+        *m = ema(m.clone(), g, self.beta_2);
+        p.clone() - (u + p.scale(self.weight_decay)).scale(self.lr)
     }
 }
 
@@ -139,28 +119,17 @@ impl Optimizer for Lion {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, 0.0);
-        let exp_avg = state.map_or_else(|| tensor.zeros_like(), |s| s.exp_avg);
-        let update = ema(exp_avg.clone(), g.clone(), self.beta_1).sign();
-        let exp_avg = ema(exp_avg, g, self.beta_2);
-        let update = if self.weight_decay != 0.0 {
-            update + tensor.clone().mul_scalar(self.weight_decay)
-        } else {
-            update
+        let rule = LionRule {
+            dir: Direction::new(self.maximize, 0.0),
+            lr: lr as f32,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            weight_decay: self.weight_decay as f32,
         };
-        // The update is a sign, finite even where the momentum is not: `0·m` keeps a
-        // non-finite momentum visible in the parameter for the deferred finite check.
-        let tensor = if checks::finite_checks() && !descent_cpu::is_cpu(&tensor.device()) {
-            tensor + exp_avg.clone().mul_scalar(0.0)
-        } else {
-            tensor
-        };
-        (tensor - update.mul_scalar(lr), Some(LionState { exp_avg }))
+        let slots = vec![state.map(|s| s.exp_avg)];
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let exp_avg = slots.into_iter().next().expect("lion: one state slot");
+        (tensor, Some(LionState { exp_avg }))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

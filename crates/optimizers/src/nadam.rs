@@ -3,13 +3,14 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::adam::check_adam;
 use crate::checks;
-use crate::common::{decay_decoupled, direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Decay, Direction, Rule, bias_correction, weight_decay};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "nadam";
 
@@ -37,6 +38,9 @@ pub struct NAdamConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl NAdamConfig {
@@ -52,6 +56,7 @@ impl NAdamConfig {
             momentum_decay: self.momentum_decay,
             decoupled_weight_decay: self.decoupled_weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -78,6 +83,7 @@ pub struct NAdam {
     momentum_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`NAdam`] for one parameter.
@@ -100,66 +106,36 @@ record_state!(NAdamState {
     floats: [mu_product],
 });
 
-impl NAdam {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<NAdamState<D>>,
-    ) -> (Tensor<D>, Option<NAdamState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut m, mut v, step, mu_product) = match state {
-            Some(s) => (
-                fused::buffer(s.exp_avg),
-                fused::buffer(s.exp_avg_sq),
-                s.step + 1,
-                s.mu_product,
-            ),
-            None => (fused::zeros(&p), fused::zeros(&p), 1, 1.0),
+/// NAdam's rule for one step, slots `[m, v]` (see [`NAdam`]).
+struct NAdamRule {
+    dir: Direction,
+    decay: Decay,
+    beta_1: f64,
+    beta_2: f64,
+    /// `1 − β₂ᵗ`.
+    bias_2: f32,
+    eps: f32,
+    /// `η (1 − μₜ) / (1 − Πₜ)`.
+    grad_coef: f32,
+    /// `η μₜ₊₁ / (1 − Πₜ μₜ₊₁)`.
+    avg_coef: f32,
+}
+
+impl Rule for NAdamRule {
+    fn slots(&self) -> usize {
+        2
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let [m, v] = s else {
+            unreachable!("nadam: two state slots")
         };
-        let t = step as f64;
-        let mu = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
-        let mu_next = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
-        let mu_product = mu_product * mu;
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (wd, decay) = if self.decoupled_weight_decay {
-            (0.0, (1.0 - lr * self.weight_decay) as f32)
-        } else {
-            (self.weight_decay as f32, 1.0)
-        };
-        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
-        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
-        let bias_2 = (1.0 - self.beta_2.powi(step as i32)) as f32;
-        let eps = self.eps as f32;
-        let grad_coef = (lr * (1.0 - mu) / (1.0 - mu_product)) as f32;
-        let avg_coef = (lr * mu_next / (1.0 - mu_product * mu_next)) as f32;
-        let finite = fused::run(
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            [fused::slice_mut(&mut m), fused::slice_mut(&mut v)],
-            |p, g, [m, v]| {
-                fused::each!(p, g, [m, v], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    m[i] = m[i] * b1 + gi * c1;
-                    v[i] = v[i] * b2 + gi * gi * c2;
-                    let denom = (v[i] / bias_2).sqrt() + eps;
-                    p[i] = p[i] * decay - (gi * grad_coef + m[i] * avg_coef) / denom;
-                })
-            },
-        );
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(NAdamState {
-                exp_avg: fused::tensor(m),
-                exp_avg_sq: fused::tensor(v),
-                step,
-                mu_product,
-            }),
-        )
+        *m = ema(m.clone(), g.clone(), self.beta_1);
+        *v = ema(v.clone(), g.clone().square(), self.beta_2);
+        let denom = v.clone().div_k(self.bias_2).sqrt().shift(self.eps);
+        self.decay.of(p) - (g.scale(self.grad_coef) + m.clone().scale(self.avg_coef)) / denom
     }
 }
 
@@ -173,46 +149,45 @@ impl Optimizer for NAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let (g, tensor) = if self.decoupled_weight_decay {
-            let g = direction(grad, &tensor, self.maximize, 0.0);
-            (g, decay_decoupled(tensor, lr, self.weight_decay))
-        } else {
-            let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-            (g, tensor)
-        };
-        let (exp_avg, exp_avg_sq, step, mu_product) = match state {
-            Some(s) => (s.exp_avg, s.exp_avg_sq, s.step + 1, s.mu_product),
-            None => (tensor.zeros_like(), tensor.zeros_like(), 1, 1.0),
+        let (slots, step, mu_product) = match state {
+            Some(s) => (
+                vec![Some(s.exp_avg), Some(s.exp_avg_sq)],
+                s.step + 1,
+                s.mu_product,
+            ),
+            None => (vec![None, None], 1, 1.0),
         };
         let t = step as f64;
         let mu = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
         let mu_next = self.beta_1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
         let mu_product = mu_product * mu;
-        let exp_avg = ema(exp_avg, g.clone(), self.beta_1);
-        let exp_avg_sq = ema(exp_avg_sq, g.clone().square(), self.beta_2);
-        let bias_2 = 1.0 - self.beta_2.powi(step as i32);
-        let denom = exp_avg_sq
-            .clone()
-            .div_scalar(bias_2)
-            .sqrt()
-            .add_scalar(self.eps);
-        let grad_coef = lr * (1.0 - mu) / (1.0 - mu_product);
-        let avg_coef = lr * mu_next / (1.0 - mu_product * mu_next);
-        let update = (g.mul_scalar(grad_coef) + exp_avg.clone().mul_scalar(avg_coef)) / denom;
-        (
-            tensor - update,
-            Some(NAdamState {
-                exp_avg,
-                exp_avg_sq,
-                step,
-                mu_product,
-            }),
-        )
+        let (dir, decay) = weight_decay(
+            self.maximize,
+            self.weight_decay,
+            self.decoupled_weight_decay,
+            lr,
+        );
+        let rule = NAdamRule {
+            dir,
+            decay,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            bias_2: bias_correction(self.beta_2, step) as f32,
+            eps: self.eps as f32,
+            grad_coef: (lr * (1.0 - mu) / (1.0 - mu_product)) as f32,
+            avg_coef: (lr * mu_next / (1.0 - mu_product * mu_next)) as f32,
+        };
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let Ok([exp_avg, exp_avg_sq]) = <[Tensor<D>; 2]>::try_from(slots) else {
+            unreachable!("nadam: two state slots")
+        };
+        let state = NAdamState {
+            exp_avg,
+            exp_avg_sq,
+            step,
+            mu_product,
+        };
+        (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

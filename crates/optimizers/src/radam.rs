@@ -4,13 +4,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::{Num, ema};
 
 use crate::adam::check_adam;
-use crate::checks;
-use crate::common::{decay_decoupled, direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Decay, Direction, Rule, bias_correction, weight_decay};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "radam";
 
@@ -35,6 +35,9 @@ pub struct RAdamConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl RAdamConfig {
@@ -48,6 +51,7 @@ impl RAdamConfig {
             weight_decay: self.weight_decay,
             decoupled_weight_decay: self.decoupled_weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -73,6 +77,7 @@ pub struct RAdam {
     weight_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`RAdam`] for one parameter.
@@ -93,79 +98,38 @@ record_state!(RAdamState {
     floats: [],
 });
 
-impl RAdam {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<RAdamState<D>>,
-    ) -> (Tensor<D>, Option<RAdamState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (mut m, mut v, step) = match state {
-            Some(s) => (
-                fused::buffer(s.exp_avg),
-                fused::buffer(s.exp_avg_sq),
-                s.step + 1,
-            ),
-            None => (fused::zeros(&p), fused::zeros(&p), 1),
+/// RAdam's rule for one step, slots `[m, v]` (see [`RAdam`]).
+struct RAdamRule {
+    dir: Direction,
+    decay: Decay,
+    beta_1: f64,
+    beta_2: f64,
+    eps: f32,
+    /// Whether the variance is rectified at this step (`ρₜ > 5`).
+    rectified: bool,
+    /// `η r √(1 − β₂ᵗ) / (1 − β₁ᵗ)` when rectified, `η / (1 − β₁ᵗ)` otherwise.
+    coef: f32,
+}
+
+impl Rule for RAdamRule {
+    fn slots(&self) -> usize {
+        2
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let [m, v] = s else {
+            unreachable!("radam: two state slots")
         };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (wd, decay) = if self.decoupled_weight_decay {
-            (0.0, (1.0 - lr * self.weight_decay) as f32)
+        *m = ema(m.clone(), g.clone(), self.beta_1);
+        *v = ema(v.clone(), g.square(), self.beta_2);
+        let update = if self.rectified {
+            m.clone() / v.clone().sqrt().shift(self.eps)
         } else {
-            (self.weight_decay as f32, 1.0)
+            m.clone()
         };
-        let t = step as i32;
-        let bias_1 = 1.0 - self.beta_1.powi(t);
-        let bias_2 = 1.0 - self.beta_2.powi(t);
-        let rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0;
-        let rho_t = rho_inf - 2.0 * step as f64 * self.beta_2.powi(t) / bias_2;
-        let rectified = rho_t > 5.0;
-        let coef = if rectified {
-            let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-                .sqrt();
-            (lr * rect * bias_2.sqrt() / bias_1) as f32
-        } else {
-            (lr / bias_1) as f32
-        };
-        let (b1, c1) = (self.beta_1 as f32, (1.0 - self.beta_1) as f32);
-        let (b2, c2) = (self.beta_2 as f32, (1.0 - self.beta_2) as f32);
-        let eps = self.eps as f32;
-        let (ps, gs) = (fused::slice_mut(&mut p), fused::slice(&g));
-        let states = [fused::slice_mut(&mut m), fused::slice_mut(&mut v)];
-        // Two loops, so that the branch is not taken per element.
-        let finite = if rectified {
-            fused::run(ps, gs, states, |p, g, [m, v]| {
-                fused::each!(p, g, [m, v], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    m[i] = m[i] * b1 + gi * c1;
-                    v[i] = v[i] * b2 + gi * gi * c2;
-                    p[i] = p[i] * decay - m[i] / (v[i].sqrt() + eps) * coef;
-                })
-            })
-        } else {
-            fused::run(ps, gs, states, |p, g, [m, v]| {
-                fused::each!(p, g, [m, v], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    m[i] = m[i] * b1 + gi * c1;
-                    v[i] = v[i] * b2 + gi * gi * c2;
-                    p[i] = p[i] * decay - m[i] * coef;
-                })
-            })
-        };
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(RAdamState {
-                exp_avg: fused::tensor(m),
-                exp_avg_sq: fused::tensor(v),
-                step,
-            }),
-        )
+        self.decay.of(p) - update.scale(self.coef)
     }
 }
 
@@ -179,46 +143,48 @@ impl Optimizer for RAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let (g, tensor) = if self.decoupled_weight_decay {
-            let g = direction(grad, &tensor, self.maximize, 0.0);
-            (g, decay_decoupled(tensor, lr, self.weight_decay))
-        } else {
-            let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-            (g, tensor)
+        let (slots, step) = match state {
+            Some(s) => (vec![Some(s.exp_avg), Some(s.exp_avg_sq)], s.step + 1),
+            None => (vec![None, None], 1),
         };
-        let (exp_avg, exp_avg_sq, step) = match state {
-            Some(s) => (s.exp_avg, s.exp_avg_sq, s.step + 1),
-            None => (tensor.zeros_like(), tensor.zeros_like(), 1),
-        };
-        let exp_avg = ema(exp_avg, g.clone(), self.beta_1);
-        let exp_avg_sq = ema(exp_avg_sq, g.square(), self.beta_2);
-        let t = step as i32;
-        let bias_1 = 1.0 - self.beta_1.powi(t);
-        let bias_2 = 1.0 - self.beta_2.powi(t);
+        let bias_1 = bias_correction(self.beta_1, step);
+        let bias_2 = bias_correction(self.beta_2, step);
         let rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0;
-        let rho_t = rho_inf - 2.0 * step as f64 * self.beta_2.powi(t) / bias_2;
-        let update = if rho_t > 5.0 {
+        let rho_t = rho_inf - 2.0 * step as f64 * self.beta_2.powi(step as i32) / bias_2;
+        let rectified = rho_t > 5.0;
+        let coef = if rectified {
             let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                 / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
                 .sqrt();
-            let denom = exp_avg_sq.clone().sqrt().add_scalar(self.eps);
-            (exp_avg.clone() / denom).mul_scalar(lr * rect * bias_2.sqrt() / bias_1)
+            lr * rect * bias_2.sqrt() / bias_1
         } else {
-            exp_avg.clone().mul_scalar(lr / bias_1)
+            lr / bias_1
         };
-        (
-            tensor - update,
-            Some(RAdamState {
-                exp_avg,
-                exp_avg_sq,
-                step,
-            }),
-        )
+        let (dir, decay) = weight_decay(
+            self.maximize,
+            self.weight_decay,
+            self.decoupled_weight_decay,
+            lr,
+        );
+        let rule = RAdamRule {
+            dir,
+            decay,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            eps: self.eps as f32,
+            rectified,
+            coef: coef as f32,
+        };
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let Ok([exp_avg, exp_avg_sq]) = <[Tensor<D>; 2]>::try_from(slots) else {
+            unreachable!("radam: two state slots")
+        };
+        let state = RAdamState {
+            exp_avg,
+            exp_avg_sq,
+            step,
+        };
+        (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -5,11 +5,13 @@ use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
+use descent_kernel::{Num, ema};
+
 use crate::checks;
-use crate::common::{direction, ema};
 use crate::error::OptimResult;
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "rmsprop";
 
@@ -34,6 +36,9 @@ pub struct RmsPropConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl RmsPropConfig {
@@ -50,6 +55,7 @@ impl RmsPropConfig {
             momentum: self.momentum,
             centered: self.centered,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -75,6 +81,7 @@ pub struct RmsProp {
     momentum: f64,
     centered: bool,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`RmsProp`] for one parameter.
@@ -95,94 +102,43 @@ record_state!(RmsPropState {
     floats: [],
 });
 
-impl RmsProp {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<RmsPropState<D>>,
-    ) -> (Tensor<D>, Option<RmsPropState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let (sq, ga, buf) = match state {
-            Some(s) => (
-                fused::buffer(s.square_avg),
-                s.grad_avg.map(fused::buffer),
-                s.momentum_buffer.map(fused::buffer),
-            ),
-            None => (fused::zeros(&p), None, None),
+/// RMSProp's rule for one step, slots `[v, m̄?, b?]`: `m̄` when centered, `b` with momentum
+/// (see [`RmsProp`]).
+struct RmsPropRule {
+    dir: Direction,
+    lr: f32,
+    alpha: f64,
+    eps: f32,
+    centered: bool,
+    /// `μ`, when there is momentum.
+    momentum: Option<f32>,
+}
+
+impl Rule for RmsPropRule {
+    fn slots(&self) -> usize {
+        1 + usize::from(self.centered) + usize::from(self.momentum.is_some())
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let (v, rest) = s.split_first_mut().expect("rmsprop: a state slot");
+        *v = ema(v.clone(), g.clone().square(), self.alpha);
+        let (avg, rest) = rest.split_at_mut(usize::from(self.centered));
+        let denom = match avg.first_mut() {
+            Some(m) => {
+                *m = ema(m.clone(), g.clone(), self.alpha);
+                (v.clone() - m.clone().square()).sqrt().shift(self.eps)
+            }
+            None => v.clone().sqrt().shift(self.eps),
         };
-        let mut sq = sq;
-        let mut ga = if self.centered {
-            Some(ga.unwrap_or_else(|| fused::zeros(&p)))
-        } else {
-            None
-        };
-        let mut buf = if self.momentum > 0.0 {
-            Some(buf.unwrap_or_else(|| fused::zeros(&p)))
-        } else {
-            None
-        };
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
-        let (a, c) = (self.alpha as f32, (1.0 - self.alpha) as f32);
-        let (eps, mu) = (self.eps as f32, self.momentum as f32);
-        let (ps, gs, vs) = (
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            fused::slice_mut(&mut sq),
-        );
-        // One loop per variant, so that each is a straight-line body the compiler vectorises.
-        let finite = match (ga.as_mut(), buf.as_mut()) {
-            (None, None) => fused::run(ps, gs, [vs], |p, g, [v]| {
-                fused::each!(p, g, [v], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    v[i] = v[i] * a + gi * gi * c;
-                    p[i] -= gi / (v[i].sqrt() + eps) * lr32;
-                })
-            }),
-            (Some(ga), None) => fused::run(ps, gs, [vs, fused::slice_mut(ga)], |p, g, [v, m]| {
-                fused::each!(p, g, [v, m], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    v[i] = v[i] * a + gi * gi * c;
-                    m[i] = m[i] * a + gi * c;
-                    p[i] -= gi / ((v[i] - m[i] * m[i]).sqrt() + eps) * lr32;
-                })
-            }),
-            (None, Some(buf)) => fused::run(ps, gs, [vs, fused::slice_mut(buf)], |p, g, [v, b]| {
-                fused::each!(p, g, [v, b], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    v[i] = v[i] * a + gi * gi * c;
-                    b[i] = b[i] * mu + gi / (v[i].sqrt() + eps);
-                    p[i] -= b[i] * lr32;
-                })
-            }),
-            (Some(ga), Some(buf)) => fused::run(
-                ps,
-                gs,
-                [vs, fused::slice_mut(ga), fused::slice_mut(buf)],
-                |p, g, [v, m, b]| {
-                    fused::each!(p, g, [v, m, b], |i| {
-                        let gi = fused::dir(g[i], p[i], sign, wd);
-                        v[i] = v[i] * a + gi * gi * c;
-                        m[i] = m[i] * a + gi * c;
-                        b[i] = b[i] * mu + gi / ((v[i] - m[i] * m[i]).sqrt() + eps);
-                        p[i] -= b[i] * lr32;
-                    })
-                },
-            ),
-        };
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(RmsPropState {
-                square_avg: fused::tensor(sq),
-                grad_avg: ga.map(fused::tensor),
-                momentum_buffer: buf.map(fused::tensor),
-            }),
-        )
+        match (self.momentum, rest.first_mut()) {
+            (Some(mu), Some(b)) => {
+                *b = b.clone().scale(mu) + g / denom;
+                p - b.clone().scale(self.lr)
+            }
+            _ => p - (g / denom).scale(self.lr),
+        }
     }
 }
 
@@ -196,45 +152,35 @@ impl Optimizer for RmsProp {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
+        let rule = RmsPropRule {
+            dir: Direction::new(self.maximize, self.weight_decay),
+            lr: lr as f32,
+            alpha: self.alpha,
+            eps: self.eps as f32,
+            centered: self.centered,
+            momentum: (self.momentum > 0.0).then_some(self.momentum as f32),
+        };
+        let (v, m, b) = match state {
+            Some(s) => (Some(s.square_avg), s.grad_avg, s.momentum_buffer),
+            None => (None, None, None),
+        };
+        let mut slots = vec![v];
+        if rule.centered {
+            slots.push(m);
         }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-        let (square_avg, grad_avg, momentum_buffer) = match state {
-            Some(s) => (s.square_avg, s.grad_avg, s.momentum_buffer),
-            None => (tensor.zeros_like(), None, None),
+        if rule.momentum.is_some() {
+            slots.push(b);
+        }
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let mut slots = slots.into_iter();
+        let square_avg = slots.next().expect("rmsprop: a state slot");
+        let grad_avg = if rule.centered { slots.next() } else { None };
+        let state = RmsPropState {
+            square_avg,
+            grad_avg,
+            momentum_buffer: slots.next(),
         };
-        let square_avg = ema(square_avg, g.clone().square(), self.alpha);
-        let (denom, grad_avg) = if self.centered {
-            let grad_avg = ema(
-                grad_avg.unwrap_or_else(|| tensor.zeros_like()),
-                g.clone(),
-                self.alpha,
-            );
-            let var = square_avg.clone() - grad_avg.clone().square();
-            (var.sqrt().add_scalar(self.eps), Some(grad_avg))
-        } else {
-            (square_avg.clone().sqrt().add_scalar(self.eps), None)
-        };
-        let (update, momentum_buffer) = if self.momentum > 0.0 {
-            let buffer = momentum_buffer
-                .unwrap_or_else(|| tensor.zeros_like())
-                .mul_scalar(self.momentum)
-                + g / denom;
-            (buffer.clone(), Some(buffer))
-        } else {
-            (g / denom, None)
-        };
-        (
-            tensor - update.mul_scalar(lr),
-            Some(RmsPropState {
-                square_avg,
-                grad_avg,
-                momentum_buffer,
-            }),
-        )
+        (tensor, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

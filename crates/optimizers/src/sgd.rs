@@ -4,12 +4,13 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
+use descent_kernel::Num;
 
 use crate::checks;
-use crate::common::direction;
 use crate::error::{OptimError, OptimResult};
-use crate::fused;
+use crate::rule::{Direction, Rule};
 use crate::state::{optimizer_config, record_state};
+use crate::step::{StepSettings, Stepper};
 
 const NAME: &str = "sgd";
 
@@ -35,6 +36,9 @@ pub struct SgdConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
+    /// Kernel and checks (see [`StepSettings`]).
+    #[config(default = "StepSettings::new()")]
+    pub settings: StepSettings,
 }
 
 impl SgdConfig {
@@ -59,6 +63,7 @@ impl SgdConfig {
             nesterov: self.nesterov,
             weight_decay: self.weight_decay,
             maximize: self.maximize,
+            stepper: Stepper::new(NAME, &self.settings)?,
         })
     }
 }
@@ -82,6 +87,7 @@ pub struct Sgd {
     nesterov: bool,
     weight_decay: f64,
     maximize: bool,
+    stepper: Stepper,
 }
 
 /// State of [`Sgd`] for one parameter: the momentum buffer `b`.
@@ -98,79 +104,43 @@ record_state!(SgdState {
     floats: [],
 });
 
-impl Sgd {
-    /// The update in one pass over the flex buffers.
-    fn step_flex<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<SgdState<D>>,
-    ) -> (Tensor<D>, Option<SgdState<D>>) {
-        let mut p = fused::buffer(tensor);
-        let g = fused::buffer(grad);
-        let sign = if self.maximize { -1.0f32 } else { 1.0 };
-        let (wd, lr32) = (self.weight_decay as f32, lr as f32);
-        if self.momentum == 0.0 {
-            let finite = fused::run(
-                fused::slice_mut(&mut p),
-                fused::slice(&g),
-                [],
-                |p, g, []| {
-                    fused::each!(p, g, [], |i| {
-                        p[i] -= lr32 * fused::dir(g[i], p[i], sign, wd);
-                    })
-                },
-            );
-            fused::check(NAME, finite);
-            return (fused::tensor(p), None);
-        }
-        let first = state.is_none();
-        let mut buf = match state {
-            Some(s) => fused::buffer(s.momentum_buffer),
-            None => fused::zeros(&p),
+/// SGD's rule for one step, slots `[b]` with momentum, none without (see [`Sgd`]).
+struct SgdRule {
+    dir: Direction,
+    lr: f32,
+    /// `μ`, when there is momentum.
+    momentum: Option<f32>,
+    /// `1 − τ`.
+    damp: f32,
+    nesterov: bool,
+    /// The first step, where `b = g`.
+    first: bool,
+}
+
+impl Rule for SgdRule {
+    fn slots(&self) -> usize {
+        usize::from(self.momentum.is_some())
+    }
+
+    #[inline(always)]
+    fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
+        let g = self.dir.of(g, &p);
+        let d = match (self.momentum, s.first_mut()) {
+            (Some(mu), Some(b)) => {
+                *b = if self.first {
+                    g.clone()
+                } else {
+                    b.clone().scale(mu) + g.clone().scale(self.damp)
+                };
+                if self.nesterov {
+                    g + b.clone().scale(mu)
+                } else {
+                    b.clone()
+                }
+            }
+            _ => g,
         };
-        let (mu, damp) = (self.momentum as f32, (1.0 - self.dampening) as f32);
-        let (ps, gs, bs) = (
-            fused::slice_mut(&mut p),
-            fused::slice(&g),
-            fused::slice_mut(&mut buf),
-        );
-        // One loop per case (first step or not, Nesterov or not), each branch-free.
-        let nesterov = self.nesterov;
-        let finite = if first {
-            fused::run(ps, gs, [bs], |p, g, [b]| {
-                fused::each!(p, g, [b], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    b[i] = gi;
-                    let d = if nesterov { gi + b[i] * mu } else { b[i] };
-                    p[i] -= d * lr32;
-                })
-            })
-        } else if self.nesterov {
-            fused::run(ps, gs, [bs], |p, g, [b]| {
-                fused::each!(p, g, [b], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    b[i] = b[i] * mu + gi * damp;
-                    p[i] -= (gi + b[i] * mu) * lr32;
-                })
-            })
-        } else {
-            fused::run(ps, gs, [bs], |p, g, [b]| {
-                fused::each!(p, g, [b], |i| {
-                    let gi = fused::dir(g[i], p[i], sign, wd);
-                    b[i] = b[i] * mu + gi * damp;
-                    p[i] -= b[i] * lr32;
-                })
-            })
-        };
-        fused::check(NAME, finite);
-        (
-            fused::tensor(p),
-            Some(SgdState {
-                momentum_buffer: fused::tensor(buf),
-            }),
-        )
+        p - d.scale(self.lr)
     }
 }
 
@@ -184,33 +154,25 @@ impl Optimizer for Sgd {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        checks::learning_rate(NAME, lr);
-        if fused::eligible(&tensor, &grad) {
-            return self.step_flex(lr, tensor, grad, state);
-        }
-        checks::finite_grad(NAME, &grad, &tensor);
-        let g = direction(grad, &tensor, self.maximize, self.weight_decay);
-        if self.momentum == 0.0 {
-            return (tensor - g.mul_scalar(lr), None);
-        }
-        let buffer = match state {
-            None => g.clone(),
-            Some(s) => {
-                s.momentum_buffer.mul_scalar(self.momentum)
-                    + g.clone().mul_scalar(1.0 - self.dampening)
-            }
+        let momentum = (self.momentum != 0.0).then_some(self.momentum as f32);
+        let rule = SgdRule {
+            dir: Direction::new(self.maximize, self.weight_decay),
+            lr: lr as f32,
+            momentum,
+            damp: (1.0 - self.dampening) as f32,
+            nesterov: self.nesterov,
+            first: state.is_none(),
         };
-        let d = if self.nesterov {
-            g + buffer.clone().mul_scalar(self.momentum)
-        } else {
-            buffer.clone()
+        let slots = match momentum {
+            Some(_) => vec![state.map(|s| s.momentum_buffer)],
+            None => vec![],
         };
-        (
-            tensor - d.mul_scalar(lr),
-            Some(SgdState {
-                momentum_buffer: buffer,
-            }),
-        )
+        let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);
+        let state = slots
+            .into_iter()
+            .next()
+            .map(|b| SgdState { momentum_buffer: b });
+        (tensor, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {

@@ -64,10 +64,31 @@ macro_rules! record_state {
     };
 }
 
-/// Implements `build`, `try_init` and `init` for an optimizer config from its `try_build`.
+/// Implements `build`, `try_init` and `init` for an optimizer config from its `try_build`, and
+/// the shortcuts to its [`StepSettings`](crate::StepSettings).
 macro_rules! optimizer_config {
     ($config:ident => $optim:ident) => {
         impl $config {
+            /// Which implementation runs (see [`Kernel`](crate::Kernel)).
+            pub fn with_kernel(mut self, kernel: crate::Kernel) -> Self {
+                self.settings.kernel = kernel;
+                self
+            }
+
+            /// Turns the finite-gradient check on or off (see
+            /// [`StepSettings::checks`](crate::StepSettings::checks)).
+            pub fn with_checks(mut self, checks: bool) -> Self {
+                self.settings.checks = checks;
+                self
+            }
+
+            /// How the finite check samples updates off the CPU (see
+            /// [`StepSettings::check_interval`](crate::StepSettings::check_interval)).
+            pub fn with_check_interval(mut self, interval: u32) -> Self {
+                self.settings.check_interval = interval;
+                self
+            }
+
             /// Builds the bare per-tensor optimizer (for
             /// [`ModuleOptimizer::with_group`](burn::optim::ModuleOptimizer::with_group)).
             ///

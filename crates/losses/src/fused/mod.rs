@@ -1,56 +1,30 @@
-//! Fused forward + backward of the hot losses on Burn's CPU devices (`flex`, `ndarray`).
+//! The losses whose value and gradient are written once, over [`Num`](descent_kernel::Num)
+//! (MSE, BCE-with-logits, sigmoid focal, cross-entropy over class indices), and their two
+//! paths.
 //!
-//! The generic path of a loss is a chain of tensor operations, each a pass over memory with
-//! a fresh allocation, and its backward another chain. On the CPU devices the tensors'
-//! buffers are reachable ([`descent_cpu`]), so the losses benchmarked against PyTorch (MSE,
-//! BCE-with-logits, sigmoid focal, cross-entropy over class indices) compute, in one parallel
-//! SIMD pass over the input and target, the reduced loss, `∂L/∂x` and the input checks.
-//! The gradient is saved in Burn's autodiff graph by a custom operation ([`attach`]), whose
-//! backward is `upstream · g`: nothing at all for `L.backward()`.
+//! - Fused (flex, ndarray, `f32`, `mean`/`sum`, a target without gradient): one parallel SIMD
+//!   pass over the input and target computes the reduced loss, `∂L/∂x` and the input checks,
+//!   the formula instantiated for eight lanes.
+//! - Generic (every device, every reduction): the same formula instantiated for tensors.
 //!
-//! The fused path is taken for `mean` and `sum` reductions of `f32` tensors on flex or
-//! ndarray whose target carries no gradient; everything else (other devices, `none`, weights
-//! per element, a tracked target) takes the generic path. When a check fails, or the result
-//! is not finite, the generic path runs instead and reports the error or the IEEE result, so
-//! the two paths agree on what is an error. Like the rest of Burn's autodiff, the fused
-//! losses are first-order.
+//! Both hand `∂L/∂x` to Burn's autodiff graph through one custom operation
+//! ([`descent_kernel::grad`]) whose backward is `upstream · g`: nothing at all for
+//! `L.backward()` on the CPU. A target that carries a gradient is differentiated by autodiff
+//! through the formula's value instead. When a fused check fails, or the fused result is not
+//! finite, the generic path runs and reports the error or the IEEE result, so the two paths
+//! agree on what is an error. Like the rest of Burn's autodiff, the losses are first-order.
 
-pub(crate) mod attach;
 pub(crate) mod expf;
+pub(crate) mod logistic;
 pub(crate) mod rows;
-pub(crate) mod simd;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
+use descent_kernel::paths::{self, Path};
 use rayon::prelude::*;
 use wide::f32x8;
 
-pub(crate) use attach::attach;
-
-use crate::Reduction;
-use crate::checks::value_checks;
-
-static FUSED: AtomicBool = AtomicBool::new(true);
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-/// Turns the fused forward + backward of the CPU devices on or off (on by default). Off,
-/// every device takes the generic path of tensor operations (same numbers within rounding,
-/// slower).
-pub fn set_fused_losses(enabled: bool) {
-    FUSED.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether the fused losses are on (see [`set_fused_losses`]).
-pub fn fused_losses() -> bool {
-    FUSED.load(Ordering::Relaxed)
-}
-
-/// How many loss calls the fused path has served in this process (all threads): for tests
-/// and profiling, to see that a call took it.
-pub fn fused_loss_calls() -> u64 {
-    CALLS.load(Ordering::Relaxed)
-}
+use crate::reduction::reduce;
+use crate::{LossResult, Reduction};
 
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 14;
@@ -66,7 +40,8 @@ pub(crate) fn scale(reduction: Reduction, n: usize) -> Option<f64> {
     }
 }
 
-/// A per-element loss `ℓ(x, y)` with its derivative in `x`, eight lanes at a time.
+/// A per-element loss `ℓ(x, y)` with its derivative in `x`, eight lanes at a time: the fused
+/// path's instantiation of the loss's formula.
 pub(crate) trait Pointwise: Sync {
     /// Whether the target must lie in [0, 1] (a checked input).
     const UNIT_TARGET: bool;
@@ -186,10 +161,9 @@ pub(crate) fn eligible<const D: usize, const DT: usize>(
     input: &Tensor<D>,
     target: Option<&Tensor<DT>>,
 ) -> bool {
-    fused_losses()
-        && descent_cpu::is_cpu_f32(input)
+    descent_kernel::is_cpu_f32(input)
         && target.is_none_or(|t| {
-            descent_cpu::is_cpu_f32(t)
+            descent_kernel::is_cpu_f32(t)
                 && !t.is_tracked()
                 && t.device().inner() == input.device().inner()
         })
@@ -202,6 +176,7 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
     input: &Tensor<D>,
     target: &Tensor<D>,
     reduction: Reduction,
+    checks: bool,
 ) -> Option<Tensor<1>> {
     let n = input.shape().num_elements();
     let scale = scale(reduction, n)?;
@@ -209,24 +184,83 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
         return None;
     }
     let tracked = input.is_tracked();
-    let xb = descent_cpu::buffer(input.clone());
-    let yb = descent_cpu::buffer(target.clone());
-    let (x, y) = (descent_cpu::slice(&xb), descent_cpu::slice(&yb));
+    let xb = descent_kernel::buffer::buffer(input.clone());
+    let yb = descent_kernel::buffer::buffer(target.clone());
+    let (x, y) = (
+        descent_kernel::buffer::slice(&xb),
+        descent_kernel::buffer::slice(&yb),
+    );
     let s = scale as f32;
-    let mut g = tracked.then(|| descent_cpu::zeros(&xb));
+    let mut g = tracked.then(|| descent_kernel::buffer::zeros(&xb));
     let seen = with_grad(
         x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)),
-        g.as_mut().map(descent_cpu::slice_mut),
+        g.as_mut().map(descent_kernel::buffer::slice_mut),
         CHUNK,
         |(x, y), g| chunk(kernel, x, y, g, s),
         Seen::none,
         Seen::merge,
     );
-    let checked = !value_checks()
+    let checked = !checks
         || (seen.nonfinite == 0.0 && (!K::UNIT_TARGET || (seen.lo >= 0.0 && seen.hi <= 1.0)));
     let value = seen.loss * scale;
     if !checked || !value.is_finite() {
         return None;
     }
-    attach(value, input, g)
+    Some(attach(value, input, g))
+}
+
+/// The fused result: the loss `value` as a one-element tensor carrying the gradient buffer `g`
+/// (already scaled by the reduction, shaped like `input`; `None` for an untracked input).
+pub(crate) fn attach<const D: usize>(
+    value: f64,
+    input: &Tensor<D>,
+    g: Option<descent_kernel::Buffer>,
+) -> Tensor<1> {
+    paths::record(Path::Fused);
+    let value = Tensor::<1>::from_data(
+        TensorData::new(vec![value as f32], [1]),
+        &input.device().inner(),
+    );
+    match g {
+        Some(g) => {
+            descent_kernel::grad::with_grad(input, value, descent_kernel::buffer::tensor::<D>(g))
+        }
+        None if input.is_autodiff() => value.autodiff(),
+        None => value,
+    }
+}
+
+/// The generic path of a loss written once: `eval(x, y) = (ℓ, ∂ℓ/∂x)`, the tensor
+/// instantiation of its formula, computed without autodiff and reduced by `reduction`, the
+/// gradient handed to `input`'s graph (scaled like the reduction). `None` keeps `ℓ`
+/// per element (flattened by the caller as it needs). A target that carries a gradient is
+/// differentiated by autodiff through `ℓ` instead.
+pub(crate) fn generic<const D: usize, const DO: usize>(
+    input: &Tensor<D>,
+    target: &Tensor<D>,
+    reduction: Reduction,
+    eval: impl FnOnce(Tensor<D>, Tensor<D>) -> LossResult<(Tensor<D>, Tensor<D>)>,
+    out: impl FnOnce(Tensor<D>) -> Tensor<DO>,
+) -> LossResult<Tensor<DO>> {
+    paths::record(Path::Generic);
+    if target.is_tracked() {
+        let (l, _) = eval(input.clone(), target.clone())?;
+        return Ok(out(l));
+    }
+    let (l, d) = eval(input.clone().inner(), target.clone().inner())?;
+    let g = match scale(reduction, input.shape().num_elements()) {
+        Some(1.0) | None => d,
+        Some(s) => d.mul_scalar(s),
+    };
+    Ok(descent_kernel::grad::with_grad(input, out(l), g))
+}
+
+/// [`generic`] reduced by `reduction` into the loss.
+pub(crate) fn generic_reduced<const D: usize>(
+    input: &Tensor<D>,
+    target: &Tensor<D>,
+    reduction: Reduction,
+    eval: impl FnOnce(Tensor<D>, Tensor<D>) -> LossResult<(Tensor<D>, Tensor<D>)>,
+) -> LossResult<Tensor<1>> {
+    generic(input, target, reduction, eval, |l| reduce(l, reduction))
 }

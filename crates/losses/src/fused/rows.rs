@@ -1,13 +1,44 @@
-//! Fused softmax cross-entropy over class indices: one parallel pass over the rows of `[N, C]`
-//! logits computes the loss, `∂L/∂x` and the input checks (see [`super`]).
+//! Softmax cross-entropy over class indices, written once ([`row_loss`], [`row_grad`]): one
+//! parallel pass over the rows of `[N, C]` logits on the CPU (the loss, `∂L/∂x` and the input
+//! checks; see [`super`]), or the same formula on whole tensors on any device ([`generic`]).
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
+use descent_kernel::Num;
+use descent_kernel::paths::{self, Path};
 use rayon::prelude::*;
 
 use super::expf::{avx2_fma, exp};
 use super::{attach, eligible, scale, with_grad};
 use crate::Reduction;
-use crate::checks::value_checks;
+
+/// The loss of a row (or of every row, as a column) from its log-sum-exp pieces: the maximum
+/// `m`, `Σ_c exp(x_c − m)`, the target's logit `x_t` and `Σ_c x_c`, with label smoothing `ε`:
+///
+/// ```text
+/// lse = m + ln Σ_c exp(x_c − m),   ℓ = (1 − ε)(lse − x_t) + ε(lse − Σ_c x_c / C)
+/// ```
+#[inline(always)]
+pub(crate) fn row_loss<T: Num>(max: T, total: T, x_t: T, sum_x: T, eps: f32, classes: usize) -> T {
+    let lse = max + total.ln();
+    (lse.clone() - x_t).scale(1.0 - eps) + (lse - sum_x.div_k(classes as f32)).scale(eps)
+}
+
+/// `s · ∂ℓ/∂x_c` of a class other than the target, from `e_c = exp(x_c − m)` and
+/// `inv = s / Σ_c e_c`; the target's entry is this minus `(1 − ε) s` ([`target_grad`]):
+///
+/// ```text
+/// s · ∂ℓ/∂x_c = s · softmax(x)_c − s ε / C − s (1 − ε) [c = t]
+/// ```
+#[inline(always)]
+pub(crate) fn row_grad<T: Num>(e: T, inv: T, s: f32, eps: f32, classes: usize) -> T {
+    (e * inv).shift(-(eps * s / classes as f32))
+}
+
+/// The target's extra term of [`row_grad`]: `−(1 − ε) s`.
+#[inline(always)]
+pub(crate) fn target_grad<T: Num>(g: T, s: f32, eps: f32) -> T {
+    g.shift(-((1.0 - eps) * s))
+}
 
 /// Rows per parallel task.
 const ROWS: usize = 16;
@@ -29,6 +60,7 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
     ignore_index: i64,
     eps: f64,
     reduction: Reduction,
+    checks: bool,
 ) -> Option<Tensor<1>> {
     if D != 2 || DT != 1 || !eligible::<D, 1>(input, None) {
         return None;
@@ -47,10 +79,10 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
     }
     let scale = scale(reduction, counted)?;
     let tracked = input.is_tracked();
-    let xb = descent_cpu::buffer(input.clone());
-    let x = descent_cpu::slice(&xb);
+    let xb = descent_kernel::buffer::buffer(input.clone());
+    let x = descent_kernel::buffer::slice(&xb);
     let (s, eps) = (scale as f32, eps as f32);
-    let mut g = tracked.then(|| descent_cpu::zeros(&xb));
+    let mut g = tracked.then(|| descent_kernel::buffer::zeros(&xb));
     let avx2 = avx2_fma();
     let work = |(rows, classes): (&[f32], &[i64]), mut g: Option<&mut [f32]>| -> (f64, f64) {
         let (mut loss, mut check) = (0.0f64, 0.0f64);
@@ -67,17 +99,17 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
     };
     let (loss, check) = with_grad(
         x.par_chunks(ROWS * c).zip(classes.par_chunks(ROWS)),
-        g.as_mut().map(descent_cpu::slice_mut),
+        g.as_mut().map(descent_kernel::buffer::slice_mut),
         ROWS * c,
         work,
         || (0.0, 0.0),
         |a, b| (a.0 + b.0, a.1 + b.1),
     );
     let value = loss * scale;
-    if (value_checks() && !check.is_finite()) || !value.is_finite() {
+    if (checks && !check.is_finite()) || !value.is_finite() {
         return None;
     }
-    attach(value, input, g)
+    Some(attach(value, input, g))
 }
 
 /// One row: returns `(ℓ, Σ_c x_c)` and writes `s · ∂ℓ/∂x` into `g` when given. Runs a copy
@@ -111,11 +143,11 @@ fn row_body(x: &[f32], t: usize, eps: f32, g: Option<&mut [f32]>, s: f32) -> (f6
                 *g = exp(x - max);
             }
             let total = lanes_sum(g, |v| v);
-            let (inv, shift) = (s / total, eps * s / c as f32);
+            let inv = s / total;
             for g in g.iter_mut() {
-                *g = *g * inv - shift;
+                *g = row_grad(*g, inv, s, eps, c);
             }
-            g[t] -= (1.0 - eps) * s;
+            g[t] = target_grad(g[t], s, eps);
             (loss(max, total, x[t], sum_x, eps, c), sum_x)
         }
         None => {
@@ -159,9 +191,36 @@ fn lanes_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     a.iter().sum::<f32>() + tail
 }
 
-/// `(1 - ε)(lse - x_t) + ε(lse - Σx / C)` with `lse = max + ln Σ exp(x - max)`.
+/// [`row_loss`] of one row, in `f64`.
 fn loss(max: f32, total: f32, x_t: f32, sum_x: f64, eps: f32, c: usize) -> f64 {
-    let lse = max as f64 + (total as f64).ln();
-    let eps = eps as f64;
-    (1.0 - eps) * (lse - x_t as f64) + eps * (lse - sum_x / c as f64)
+    row_loss(max as f64, total as f64, x_t as f64, sum_x, eps, c)
+}
+
+/// The generic path of the same loss, on any device: logits `[M, C]` and class indices `[M]`
+/// (checked by the caller), label smoothing `eps`, `ignore_index`; every piece the tensor
+/// instantiation of [`row_loss`] and [`row_grad`]. Returns the per-row losses `[M]` (0 where
+/// ignored), `∂(Σ ℓ)/∂x` `[M, C]` (0 rows where ignored) and the rows counted `[M]` (0/1).
+pub(crate) fn generic(
+    x: Tensor<2>,
+    target: Tensor<1, Int>,
+    ignore_index: i64,
+    eps: f64,
+) -> (Tensor<1>, Tensor<2>, Tensor<1>) {
+    paths::record(Path::Generic);
+    let [m, c] = x.dims();
+    let eps = eps as f32;
+    let ignored = target.clone().equal_elem(ignore_index);
+    let safe = target.mask_fill(ignored.clone(), 0).reshape([m, 1]);
+    let counted = ignored.bool_not().float().reshape([m, 1]);
+    let max = x.clone().max_dim(1);
+    let e = (x.clone() - max.clone()).exp();
+    let total = e.clone().sum_dim(1);
+    let x_t = x.clone().gather(1, safe.clone());
+    let sum_x = x.clone().sum_dim(1);
+    let per_row = row_loss(max, total.clone(), x_t, sum_x, eps, c) * counted.clone();
+    let onehot = x
+        .zeros_like()
+        .scatter(1, safe, counted.clone(), IndexingUpdateOp::Add);
+    let grad = row_grad(e, total.recip(), 1.0, eps, c) * counted.clone() - onehot.scale(1.0 - eps);
+    (per_row.reshape([m]), grad, counted.reshape([m]))
 }

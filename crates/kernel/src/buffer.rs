@@ -7,9 +7,6 @@
 //! A [`Buffer`] is reached with [`buffer`], read with [`slice`], written with [`slice_mut`]
 //! and turned back into a tensor with [`tensor`]. Only `f32` tensors are handled.
 
-// burn-ndarray is deprecated upstream; the ndarray device is supported here on purpose.
-#![allow(deprecated)]
-
 use burn::tensor::{DType, Device, Tensor};
 use burn_flex::{Flex, FlexTensor};
 use burn_ndarray::{NdArray, NdArrayTensor};

@@ -1,39 +1,44 @@
-//! The fused CPU path of MSE, BCE-with-logits, sigmoid focal and cross-entropy against the
-//! generic path of tensor operations: same values and input gradients, same errors.
-
-use std::sync::Mutex;
+//! MSE, BCE-with-logits, sigmoid focal and cross-entropy are written once and run two ways:
+//! fused over the CPU buffers, and as tensor operations (the generic path, every device). On
+//! flex and on ndarray both must give the same values and input gradients and the same errors;
+//! the path counters prove which path served each call.
 
 use burn::tensor::{Device, Distribution, Int, Tensor};
+use descent::kernel::paths::{self, Path};
 use descent::losses::*;
 
 use crate::messages::assert_mentions;
-
-/// Tests that switch the fused path off hold this, so that they do not race each other.
-static SWITCH: Mutex<()> = Mutex::new(());
 
 #[allow(deprecated)]
 fn devices() -> [Device; 2] {
     [Device::flex(), Device::ndarray()]
 }
 
-/// Value and input gradient of `loss` at `x` on the autodiff device `ad`, through the fused
-/// (`true`) or generic path. The fused run must have been served by the fused path.
+/// Value and input gradient of `loss(kernel, x)` at `x` on the autodiff device `ad`, and that
+/// the call was served by the path `kernel` asks for (and only by it).
 fn run<const D: usize>(
-    fused: bool,
+    kernel: Kernel,
     ad: &Device,
     x: &Tensor<D>,
-    loss: &dyn Fn(Tensor<D>) -> Tensor<1>,
+    loss: &dyn Fn(Kernel, Tensor<D>) -> Tensor<1>,
 ) -> (Vec<f32>, Vec<f32>) {
-    set_fused_losses(fused);
-    let calls = fused_loss_calls();
+    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
     let leaf = Tensor::<D>::from_data(x.to_data(), ad).require_grad();
-    let out = loss(leaf.clone());
+    let out = loss(kernel, leaf.clone());
+    let served = [
+        paths::count(Path::Fused) - before[0],
+        paths::count(Path::Generic) - before[1],
+    ];
+    let (taken, other) = match kernel {
+        Kernel::Auto => (served[0], served[1]),
+        Kernel::Generic => (served[1], served[0]),
+    };
+    assert!(
+        taken >= 1 && other == 0,
+        "{kernel:?}: the calls were served by {served:?} (fused, generic)"
+    );
     let grads = out.backward();
     let g = leaf.grad(&grads).expect("a gradient for the input");
-    set_fused_losses(true);
-    if fused {
-        assert!(fused_loss_calls() > calls, "the fused path was not taken");
-    }
     (
         out.to_data().try_to_vec::<f32>().unwrap(),
         g.to_data().try_to_vec::<f32>().unwrap(),
@@ -53,7 +58,7 @@ fn assert_close(what: &str, a: &[f32], b: &[f32]) {
 
 /// Both paths on `x`, compared; the gradient must not be all zeros (the test would then
 /// prove nothing).
-fn agree<const D: usize>(what: &str, x: Tensor<D>, loss: &dyn Fn(Tensor<D>) -> Tensor<1>) {
+fn agree<const D: usize>(what: &str, x: Tensor<D>, loss: &dyn Fn(Kernel, Tensor<D>) -> Tensor<1>) {
     agree_on(what, &x.device().autodiff(), x, loss)
 }
 
@@ -62,10 +67,10 @@ fn agree_on<const D: usize>(
     what: &str,
     ad: &Device,
     x: Tensor<D>,
-    loss: &dyn Fn(Tensor<D>) -> Tensor<1>,
+    loss: &dyn Fn(Kernel, Tensor<D>) -> Tensor<1>,
 ) {
-    let (v1, g1) = run(true, ad, &x, loss);
-    let (v0, g0) = run(false, ad, &x, loss);
+    let (v1, g1) = run(Kernel::Auto, ad, &x, loss);
+    let (v0, g0) = run(Kernel::Generic, ad, &x, loss);
     assert_close(&format!("{what} value"), &v1, &v0);
     assert_close(&format!("{what} grad"), &g1, &g0);
     assert!(g1.iter().any(|&g| g != 0.0), "{what}: zero gradient");
@@ -73,7 +78,6 @@ fn agree_on<const D: usize>(
 
 #[test]
 fn fused_losses_match_the_generic_path() {
-    let _guard = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     for d in devices() {
         // 1003 elements: not a multiple of the vector width or of a parallel chunk.
         let n = 1003;
@@ -85,9 +89,12 @@ fn fused_losses_match_the_generic_path() {
         for reduction in [Reduction::Mean, Reduction::Sum] {
             let tag = format!("{d:?} {reduction:?}");
             let t = real.clone();
-            agree(&format!("mse {tag}"), x.clone(), &|x| {
+            agree(&format!("mse {tag}"), x.clone(), &|k, x| {
                 let t = Tensor::from_data(t.to_data(), &x.device());
-                mse_loss(x, t, reduction)
+                let mse = MseLossConfig::new()
+                    .with_reduction(reduction)
+                    .with_kernel(k);
+                mse.init().forward(x, t)
             });
             for (name, y) in [("hard", &hard), ("soft", &soft)] {
                 let y = y.clone();
@@ -96,27 +103,31 @@ fn fused_losses_match_the_generic_path() {
                     let bce = BinaryCrossEntropyWithLogitsLossConfig::new()
                         .with_weight(w.clone())
                         .with_pos_weight(pw)
-                        .with_reduction(reduction)
-                        .init()
-                        .unwrap();
+                        .with_reduction(reduction);
                     for (xs, xv) in [("x", &x), ("saturated x", &big)] {
-                        agree(&format!("bce {name} {xs} {w:?} {tag}"), xv.clone(), &|x| {
-                            bce.forward(x.clone(), on(&x))
-                        });
+                        agree(
+                            &format!("bce {name} {xs} {w:?} {tag}"),
+                            xv.clone(),
+                            &|k, x| {
+                                let y = on(&x);
+                                bce.clone().with_kernel(k).init().forward(x, y)
+                            },
+                        );
                     }
                 }
                 for (alpha, gamma) in [(0.25, 2.0), (-1.0, 0.5), (0.6, 0.0), (0.25, 3.0)] {
                     let focal = SigmoidFocalLossConfig::new()
                         .with_alpha(alpha)
                         .with_gamma(gamma)
-                        .with_reduction(reduction)
-                        .init()
-                        .unwrap();
+                        .with_reduction(reduction);
                     for (xs, xv) in [("x", &x), ("saturated x", &big)] {
                         agree(
                             &format!("focal α={alpha} γ={gamma} {name} {xs} {tag}"),
                             xv.clone(),
-                            &|x| focal.forward(x.clone(), on(&x)),
+                            &|k, x| {
+                                let y = on(&x);
+                                focal.clone().with_kernel(k).init().forward(x, y)
+                            },
                         );
                     }
                 }
@@ -129,16 +140,14 @@ fn fused_losses_match_the_generic_path() {
             for eps in [0.0, 0.1] {
                 let ce = CrossEntropyLossConfig::new()
                     .with_label_smoothing(eps)
-                    .with_reduction(reduction)
-                    .init()
-                    .unwrap();
+                    .with_reduction(reduction);
                 let c = classes.clone();
                 agree(
                     &format!("cross_entropy ε={eps} {tag}"),
                     logits.clone(),
-                    &|x| {
+                    &|k, x| {
                         let y = Tensor::<1, Int>::from_ints(c.as_slice(), &x.device());
-                        ce.forward(x, y)
+                        ce.clone().with_kernel(k).init().forward(x, y)
                     },
                 );
             }
@@ -148,7 +157,6 @@ fn fused_losses_match_the_generic_path() {
 
 #[test]
 fn fused_gradients_flow_through_later_operations_and_checkpointing() {
-    let _guard = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     for d in devices() {
         let x = Tensor::<1>::random([517], Distribution::Normal(0.0, 2.0), &d);
         let y = Tensor::<1>::random([517], Distribution::Bernoulli(0.4), &d);
@@ -160,21 +168,31 @@ fn fused_gradients_flow_through_later_operations_and_checkpointing() {
             let tag = format!("{ad:?} {:?}", ad.gradient_checkpointing_strategy());
             // An upstream gradient other than 1 (3 + 2L) and two fused losses on one input,
             // whose gradients add up.
-            agree_on(&format!("3L + L² + mse, {tag}"), &ad, x.clone(), &|x| {
-                let y = Tensor::<1>::from_data(y.to_data(), &x.device());
-                let l = binary_cross_entropy_with_logits(x.clone(), y.clone(), Reduction::Mean);
-                l.clone()
-                    .mul_scalar(3.0)
-                    .add(l.powi_scalar(2))
-                    .add(mse_loss(x, y, Reduction::Sum))
-            });
+            agree_on(
+                &format!("3L + L² + mse, {tag}"),
+                &ad,
+                x.clone(),
+                &|k, x| {
+                    let y = Tensor::<1>::from_data(y.to_data(), &x.device());
+                    let bce = BinaryCrossEntropyWithLogitsLossConfig::new().with_kernel(k);
+                    let l = bce.init().forward(x.clone(), y.clone());
+                    let mse = MseLossConfig::new()
+                        .with_reduction(Reduction::Sum)
+                        .with_kernel(k);
+                    l.clone()
+                        .mul_scalar(3.0)
+                        .add(l.powi_scalar(2))
+                        .add(mse.init().forward(x, y))
+                },
+            );
             agree_on(
                 &format!("cross_entropy / 4, {tag}"),
                 &ad,
                 logits.clone(),
-                &|x| {
+                &|k, x| {
                     let y = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 0, 1], &x.device());
-                    cross_entropy(x, y, Reduction::Mean).div_scalar(4.0)
+                    let ce = CrossEntropyLossConfig::new().with_kernel(k);
+                    ce.init().forward(x, y).div_scalar(4.0)
                 },
             );
         }
@@ -224,7 +242,6 @@ fn fused_losses_report_bad_input_as_the_generic_path_does() {
     let y = Tensor::<1>::from_floats([0.0, 1.0, 1.0], &ad);
     let err = BinaryCrossEntropyWithLogitsLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(x, y.clone())
         .unwrap_err();
     assert_mentions(
@@ -235,7 +252,6 @@ fn fused_losses_report_bad_input_as_the_generic_path_does() {
     let y = Tensor::<1>::from_floats([0.0, 1.5, 1.0], &ad);
     let err = SigmoidFocalLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(x, y)
         .unwrap_err();
     assert_mentions(
@@ -245,7 +261,6 @@ fn fused_losses_report_bad_input_as_the_generic_path_does() {
     let logits = Tensor::<2>::from_floats([[0.0, 1.0], [2.0, 3.0]], &ad).require_grad();
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits.clone(), Tensor::<1, Int>::from_ints([0, 2], &ad))
         .unwrap_err();
     assert_mentions(
@@ -254,7 +269,6 @@ fn fused_losses_report_bad_input_as_the_generic_path_does() {
     );
     let err = CrossEntropyLossConfig::new()
         .init()
-        .unwrap()
         .try_forward(logits, Tensor::<1, Int>::from_ints([-100, -100], &ad))
         .unwrap_err();
     assert_mentions(

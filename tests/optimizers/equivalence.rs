@@ -1,0 +1,173 @@
+//! Every element-wise optimizer's rule is written once and runs two ways: fused over the CPU
+//! buffers and as tensor operations (the generic path, every device). On flex and on ndarray,
+//! both paths must give the same parameters and states, for every optimizer and variant, over
+//! several steps; the path counters prove which path ran each time.
+
+use burn::optim::Optimizer;
+use burn::tensor::{Device, Tensor, TensorData};
+use descent::kernel::paths::{self, Path};
+use descent::optimizers::*;
+
+fn data(seed: u32, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0)
+        .collect()
+}
+
+/// θ after `steps` steps of `optim` on `device`, with varying gradients (300 elements: not a
+/// multiple of the lane width), and how many updates each path served on this thread.
+fn run<O: Optimizer>(optim: &O, device: &Device, steps: u32) -> (Vec<f32>, [u64; 2]) {
+    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
+    let n = 300;
+    let mut theta = Tensor::<2>::from_data(TensorData::new(data(1, n), [15, 20]), device);
+    let mut state = None;
+    for s in 0..steps {
+        let g = Tensor::<2>::from_data(TensorData::new(data(s + 7, n), [15, 20]), device);
+        let (t, st) = optim.step(0.01, theta, g, state.take());
+        theta = t;
+        state = st;
+    }
+    let served = [
+        paths::count(Path::Fused) - before[0],
+        paths::count(Path::Generic) - before[1],
+    ];
+    (theta.into_data().iter::<f32>().collect(), served)
+}
+
+/// The optimizer built by `config(kernel)` gives the same numbers through both kernels, on
+/// both CPU devices; each run took the path it was given, every step.
+fn same<O: Optimizer>(name: &str, config: impl Fn(Kernel) -> O) {
+    #[allow(deprecated)]
+    for device in [Device::flex(), Device::ndarray()] {
+        let steps = 12;
+        let (fused, fused_served) = run(&config(Kernel::Auto), &device, steps);
+        let (generic, generic_served) = run(&config(Kernel::Generic), &device, steps);
+        let n = u64::from(steps);
+        assert_eq!(
+            fused_served,
+            [n, 0],
+            "{name} {device:?}: the fused run's paths"
+        );
+        assert_eq!(
+            generic_served,
+            [0, n],
+            "{name} {device:?}: the generic run's paths"
+        );
+        for (i, (a, b)) in fused.iter().zip(&generic).enumerate() {
+            assert!(
+                a == b || (a - b).abs() <= 1e-6 * b.abs(),
+                "{name} {device:?}[{i}]: fused {a}, generic {b}"
+            );
+        }
+        assert_ne!(fused, data(1, 300), "{name}: nothing moved");
+    }
+}
+
+#[test]
+fn both_kernels_give_the_same_steps_for_every_optimizer() {
+    same("sgd", |k| {
+        SgdConfig::new()
+            .with_weight_decay(0.1)
+            .with_kernel(k)
+            .build()
+    });
+    same("sgd momentum", |k| {
+        SgdConfig::new()
+            .with_momentum(0.9)
+            .with_dampening(0.2)
+            .with_kernel(k)
+            .build()
+    });
+    same("sgd nesterov", |k| {
+        SgdConfig::new()
+            .with_momentum(0.8)
+            .with_nesterov(true)
+            .with_maximize(true)
+            .with_kernel(k)
+            .build()
+    });
+    same("adagrad", |k| {
+        AdagradConfig::new()
+            .with_lr_decay(0.1)
+            .with_initial_accumulator_value(0.2)
+            .with_kernel(k)
+            .build()
+    });
+    for (centered, momentum) in [(false, 0.0), (true, 0.0), (false, 0.9), (true, 0.9)] {
+        same(&format!("rmsprop centered={centered} μ={momentum}"), |k| {
+            RmsPropConfig::new()
+                .with_centered(centered)
+                .with_momentum(momentum)
+                .with_weight_decay(0.01)
+                .with_kernel(k)
+                .build()
+        });
+    }
+    same("adam", |k| {
+        AdamConfig::new()
+            .with_weight_decay(0.1)
+            .with_kernel(k)
+            .build()
+    });
+    same("adam amsgrad", |k| {
+        AdamConfig::new()
+            .with_amsgrad(true)
+            .with_maximize(true)
+            .with_kernel(k)
+            .build()
+    });
+    same("adamw", |k| {
+        AdamWConfig::new().with_amsgrad(true).with_kernel(k).build()
+    });
+    same("adamax", |k| {
+        AdamaxConfig::new()
+            .with_weight_decay(0.05)
+            .with_kernel(k)
+            .build()
+    });
+    same("nadam", |k| {
+        NAdamConfig::new()
+            .with_weight_decay(0.05)
+            .with_kernel(k)
+            .build()
+    });
+    same("nadamw", |k| {
+        NAdamConfig::new()
+            .with_weight_decay(0.05)
+            .with_decoupled_weight_decay(true)
+            .with_kernel(k)
+            .build()
+    });
+    // RAdam: 12 steps cross from the un-rectified (ρₜ ≤ 5) to the rectified branch.
+    same("radam", |k| {
+        RAdamConfig::new()
+            .with_weight_decay(0.05)
+            .with_kernel(k)
+            .build()
+    });
+    same("radamw", |k| {
+        RAdamConfig::new()
+            .with_weight_decay(0.05)
+            .with_decoupled_weight_decay(true)
+            .with_kernel(k)
+            .build()
+    });
+    same("adadelta", |k| {
+        AdadeltaConfig::new()
+            .with_weight_decay(0.01)
+            .with_kernel(k)
+            .build()
+    });
+    same("lion", |k| {
+        LionConfig::new()
+            .with_weight_decay(0.1)
+            .with_kernel(k)
+            .build()
+    });
+    same("ema_momentum", |k| {
+        EmaMomentumConfig::new()
+            .with_weight_decay(0.01)
+            .with_kernel(k)
+            .build()
+    });
+}
