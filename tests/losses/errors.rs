@@ -342,3 +342,57 @@ fn large_finite_values_are_not_mistaken_for_infinities() {
         .expect("finite inputs are accepted");
     assert_eq!(loss.into_scalar::<f32>(), 0.0);
 }
+
+/// The registry builds every loss by PyTorch's names; an unknown name, option or input, or
+/// inputs of unsupported kinds, are errors naming them.
+#[test]
+fn the_loss_registry_names_what_it_cannot_build() {
+    use descent::losses::registry::{self, AnyTensor, Inputs};
+    use serde_json::json;
+    let d = device();
+    for name in registry::loss_names() {
+        registry::loss(name, &json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let err = |r: Result<Box<dyn registry::DynLoss>, LossError>| match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    };
+    assert_mentions(
+        &err(registry::loss("huberr", &json!({}))),
+        &["loss", "huberr", "huber_loss"],
+    );
+    assert_mentions(
+        &err(registry::loss("huber_loss", &json!({"delt": 2.0}))),
+        &["huber_loss", "unknown", "delt"],
+    );
+    assert_mentions(
+        &err(registry::loss("mse_loss", &json!({"reduction": "average"}))),
+        &["mse_loss", "reduction", "average"],
+    );
+    assert_mentions(
+        &err(registry::loss("huber_loss", &json!({"delta": -1.0}))),
+        &["huber_loss", "delta", "> 0"],
+    );
+    let huber = registry::loss("huber_loss", &json!({"delta": 0.5, "reduction": "sum"})).unwrap();
+    let x = || AnyTensor::F1(Tensor::<1>::from_floats([0.0, 2.0], &d));
+    let y = || AnyTensor::F1(Tensor::<1>::from_floats([0.25, 0.0], &d));
+    // ½·0.25² + 0.5·(2 − 0.25) = 0.03125 + 0.875
+    let mut inputs = Inputs::new([("input", x()), ("target", y())]);
+    match huber.forward(&mut inputs).unwrap() {
+        AnyTensor::F1(v) => assert!((v.into_scalar::<f64>() - 0.90625).abs() < 1e-6),
+        other => panic!("a reduced loss is one number, got {other:?}"),
+    }
+    let mut extra = Inputs::new([("input", x()), ("target", y()), ("weight", y())]);
+    huber.forward(&mut extra).unwrap();
+    assert_mentions(
+        &extra.finish("huber_loss").unwrap_err().to_string(),
+        &["huber_loss", "unknown", "weight"],
+    );
+    let mut missing = Inputs::new([("input", x())]);
+    let e = huber.forward(&mut missing).unwrap_err().to_string();
+    assert_mentions(&e, &["huber_loss", "target", "required"]);
+    let two = AnyTensor::F2(Tensor::<2>::zeros([1, 2], &d));
+    let mut ranks = Inputs::new([("input", x()), ("target", two)]);
+    let e = huber.forward(&mut ranks).unwrap_err().to_string();
+    assert_mentions(&e, &["huber_loss", "rank 1", "rank 2"]);
+}

@@ -266,3 +266,93 @@ fn invalid_clipping_arguments_panic_with_their_name() {
     });
     assert_mentions(&msg, &["norm_type"]);
 }
+
+/// The registry builds every optimizer and schedule by PyTorch's names; an unknown name, an
+/// unknown option or one of the wrong type is an error naming it, and the defaults are the
+/// configs' (PyTorch's).
+#[test]
+fn the_registry_names_what_it_cannot_build() {
+    use descent::optimizers::registry;
+    use serde_json::json;
+    for name in registry::optimizer_names() {
+        let built = registry::optimizer(name, &json!({})).expect(name);
+        assert!(built.lr > 0.0, "{name}: default lr {}", built.lr);
+    }
+    assert_eq!(registry::optimizer("adamw", &json!({})).unwrap().lr, 1e-3);
+    assert_eq!(
+        registry::optimizer("adamw", &json!({"lr": 0.3}))
+            .unwrap()
+            .lr,
+        0.3
+    );
+    assert_mentions(
+        &err(registry::optimizer("adamm", &json!({}))),
+        &["optimizer", "adamm", "adamw"],
+    );
+    assert_mentions(
+        &err(registry::optimizer("adam", &json!({"bettas": [0.9, 0.99]}))),
+        &["adam", "unknown", "bettas"],
+    );
+    assert_mentions(
+        &err(registry::optimizer("adam", &json!({"eps": "small"}))),
+        &["adam", "eps", "small"],
+    );
+    // A hyperparameter the registry passes on is still checked by the config.
+    assert_mentions(
+        &err(registry::optimizer("adam", &json!({"betas": [1.5, 0.999]}))),
+        &["adam", "beta_1", "[0, 1)"],
+    );
+    assert_mentions(
+        &err(registry::schedule("step_lr", &json!({"lr": 0.1}))),
+        &["step_lr", "step_size", "required"],
+    );
+    assert_mentions(
+        &err(registry::schedule(
+            "cyclic_lr",
+            &json!({"base_lr": 0.1, "max_lr": 1.0, "mode": "zigzag"}),
+        )),
+        &["cyclic_lr", "mode", "zigzag", "triangular"],
+    );
+    assert_mentions(
+        &err(registry::schedule(
+            "step_lr",
+            &json!({"step_size": 3, "last_epoch": 4}),
+        )),
+        &["step_lr", "last_epoch"],
+    );
+    let mut lbfgs = registry::lbfgs(&json!({"line_search_fn": "strong_wolfe"})).unwrap();
+    assert_eq!(lbfgs.1, 1.0);
+    let mut x = [3.0];
+    let loss = lbfgs
+        .0
+        .step_flat(1.0, &mut x, |x| (x[0] * x[0], vec![2.0 * x[0]]));
+    assert_eq!(loss, 9.0);
+    assert!(
+        x[0].abs() < 1e-6,
+        "strong-Wolfe L-BFGS solves x² in one step: {x:?}"
+    );
+}
+
+/// A state loaded for a parameter of another shape (another model, a reordered one) stops
+/// the step with the optimizer's name and both shapes, on the fused and the generic path,
+/// instead of broadcasting or reading out of bounds.
+#[test]
+fn a_state_of_another_shape_is_refused() {
+    use burn::optim::Optimizer;
+    let device = device();
+    for kernel in [Kernel::Auto, Kernel::Generic] {
+        let adam = AdamConfig::new().with_kernel(kernel).build();
+        let p = Tensor::<2>::zeros([3, 2], &device);
+        let (_, state) = adam.step(
+            0.1,
+            Tensor::<2>::zeros([1, 2], &device),
+            Tensor::<2>::ones([1, 2], &device),
+            None,
+        );
+        let g = Tensor::<2>::ones([3, 2], &device);
+        let msg = panic_message(move || {
+            let _ = adam.step(0.1, p, g, state);
+        });
+        assert_mentions(&msg, &["adam", "state", "[3, 2]", "[1, 2]"]);
+    }
+}

@@ -29,6 +29,6 @@ pub mod zip;
 
 pub use buffer::{Buffer, is_cpu, is_cpu_f32};
 pub use kernel::Kernel;
-pub use num::{Num, ema};
+pub use num::{Ema, Num};
 pub use options::{OptionError, OptionResult, Options};
-pub use wide::f32x8;
+pub use wide::{f32x4, f32x8};

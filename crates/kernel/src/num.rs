@@ -72,8 +72,26 @@ pub trait Num:
     }
 }
 
-/// `β a + (1 − β) x`: an exponential moving average, as every momentum and moment estimate
-/// of the optimizers writes it (`1 − β` rounded to `f32` once, on the host).
-pub fn ema<T: Num>(avg: T, x: T, beta: f64) -> T {
-    avg.scale(beta as f32) + x.scale((1.0 - beta) as f32)
+/// An exponential moving average, as every momentum and moment estimate of the optimizers
+/// writes it: `β a + (1 − β) x`, with `β` and `1 − β` rounded to `f32` once, on the host.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ema {
+    beta: f32,
+    rest: f32,
+}
+
+impl Ema {
+    /// The average of rate `β`.
+    pub fn new(beta: f64) -> Self {
+        Self {
+            beta: beta as f32,
+            rest: (1.0 - beta) as f32,
+        }
+    }
+
+    /// `β a + (1 − β) x`.
+    #[inline(always)]
+    pub fn of<T: Num>(&self, avg: T, x: T) -> T {
+        avg.scale(self.beta) + x.scale(self.rest)
+    }
 }

@@ -397,151 +397,55 @@ fn reduction(o: &mut Options) -> LossResult<Reduction> {
     ][i])
 }
 
-/// Sets each listed field of `$c` from the option of the same name.
-macro_rules! set {
-    ($o:ident, $c:ident $(, $field:ident)*) => {
-        $( $o.set(stringify!($field), &mut $c.$field)?; )*
-        $c.reduction = reduction($o)?;
-        $o.set("settings", &mut $c.settings)?;
+/// The registry's table: one line per loss, `name => Config.builder, [options]` (the
+/// `reduction` and `settings` options are always read).
+macro_rules! losses {
+    ($($name:literal => $config:ident . $init:ident, [$($field:ident),*];)+) => {
+        /// Every loss, by name, with the builder from its options.
+        pub const LOSSES: &[(&str, Builder)] = &[$(
+            ($name, |o| {
+                let mut c = $config::new();
+                $( o.set(stringify!($field), &mut c.$field)?; )*
+                c.reduction = reduction(o)?;
+                o.set("settings", &mut c.settings)?;
+                Ok(Box::new(c.$init()?))
+            }),
+        )+];
     };
 }
 
 /// Builds a loss from its options.
 type Builder = fn(&mut Options) -> LossResult<Box<dyn DynLoss>>;
 
-/// Every loss, by name, with the builder from its options.
-pub const LOSSES: &[(&str, Builder)] = &[
-    ("mse_loss", |o| {
-        let mut c = MseLossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("l1_loss", |o| {
-        let mut c = L1LossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("huber_loss", |o| {
-        let mut c = HuberLossConfig::new();
-        set!(o, c, delta);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("smooth_l1_loss", |o| {
-        let mut c = SmoothL1LossConfig::new();
-        set!(o, c, beta);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("log_cosh", |o| {
-        let mut c = LogCoshLossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("quantile", |o| {
-        let mut c = QuantileLossConfig::new();
-        set!(o, c, q);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("poisson_nll_loss", |o| {
-        let mut c = PoissonNllLossConfig::new();
-        set!(o, c, log_input, full, eps);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("gaussian_nll_loss", |o| {
-        let mut c = GaussianNllLossConfig::new();
-        set!(o, c, full, eps);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("binary_cross_entropy", |o| {
-        let mut c = BinaryCrossEntropyLossConfig::new();
-        set!(o, c, weight);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("binary_cross_entropy_with_logits", |o| {
-        let mut c = BinaryCrossEntropyWithLogitsLossConfig::new();
-        set!(o, c, weight, pos_weight);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("sigmoid_focal_loss", |o| {
-        let mut c = SigmoidFocalLossConfig::new();
-        set!(o, c, alpha, gamma);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("hinge", |o| {
-        let mut c = HingeLossConfig::new();
-        set!(o, c, margin);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("squared_hinge", |o| {
-        let mut c = HingeLossConfig::new();
-        set!(o, c, margin);
-        Ok(Box::new(c.try_init_squared()?))
-    }),
-    ("soft_margin_loss", |o| {
-        let mut c = SoftMarginLossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("hinge_embedding_loss", |o| {
-        let mut c = HingeEmbeddingLossConfig::new();
-        set!(o, c, margin);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("kl_div", |o| {
-        let mut c = KlDivLossConfig::new();
-        set!(o, c, log_target);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("cross_entropy", |o| {
-        let mut c = CrossEntropyLossConfig::new();
-        set!(o, c, weight, ignore_index, label_smoothing);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("nll_loss", |o| {
-        let mut c = NllLossConfig::new();
-        set!(o, c, weight, ignore_index);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("softmax_focal_loss", |o| {
-        let mut c = SoftmaxFocalLossConfig::new();
-        set!(o, c, gamma, alpha);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("categorical_cross_entropy", |o| {
-        let mut c = CategoricalCrossEntropyLossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("sparse_categorical_cross_entropy", |o| {
-        let mut c = CategoricalCrossEntropyLossConfig::new();
-        set!(o, c);
-        Ok(Box::new(c.try_init_sparse()?))
-    }),
-    ("multi_margin_loss", |o| {
-        let mut c = MultiMarginLossConfig::new();
-        set!(o, c, p, margin, weight);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("multilabel_soft_margin_loss", |o| {
-        let mut c = MultilabelSoftMarginLossConfig::new();
-        set!(o, c, weight);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("margin_ranking_loss", |o| {
-        let mut c = MarginRankingLossConfig::new();
-        set!(o, c, margin);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("cosine_embedding_loss", |o| {
-        let mut c = CosineEmbeddingLossConfig::new();
-        set!(o, c, margin);
-        Ok(Box::new(c.try_init()?))
-    }),
-    ("triplet_margin_loss", |o| {
-        let mut c = TripletMarginLossConfig::new();
-        set!(o, c, margin, p, eps, swap);
-        Ok(Box::new(c.try_init()?))
-    }),
-];
+#[rustfmt::skip]
+losses! {
+    "mse_loss" => MseLossConfig.try_init, [];
+    "l1_loss" => L1LossConfig.try_init, [];
+    "huber_loss" => HuberLossConfig.try_init, [delta];
+    "smooth_l1_loss" => SmoothL1LossConfig.try_init, [beta];
+    "log_cosh" => LogCoshLossConfig.try_init, [];
+    "quantile" => QuantileLossConfig.try_init, [q];
+    "poisson_nll_loss" => PoissonNllLossConfig.try_init, [log_input, full, eps];
+    "gaussian_nll_loss" => GaussianNllLossConfig.try_init, [full, eps];
+    "binary_cross_entropy" => BinaryCrossEntropyLossConfig.try_init, [weight];
+    "binary_cross_entropy_with_logits" => BinaryCrossEntropyWithLogitsLossConfig.try_init, [weight, pos_weight];
+    "sigmoid_focal_loss" => SigmoidFocalLossConfig.try_init, [alpha, gamma];
+    "hinge" => HingeLossConfig.try_init, [margin];
+    "squared_hinge" => HingeLossConfig.try_init_squared, [margin];
+    "soft_margin_loss" => SoftMarginLossConfig.try_init, [];
+    "hinge_embedding_loss" => HingeEmbeddingLossConfig.try_init, [margin];
+    "kl_div" => KlDivLossConfig.try_init, [log_target];
+    "cross_entropy" => CrossEntropyLossConfig.try_init, [weight, ignore_index, label_smoothing];
+    "nll_loss" => NllLossConfig.try_init, [weight, ignore_index];
+    "softmax_focal_loss" => SoftmaxFocalLossConfig.try_init, [gamma, alpha];
+    "categorical_cross_entropy" => CategoricalCrossEntropyLossConfig.try_init, [];
+    "sparse_categorical_cross_entropy" => CategoricalCrossEntropyLossConfig.try_init_sparse, [];
+    "multi_margin_loss" => MultiMarginLossConfig.try_init, [p, margin, weight];
+    "multilabel_soft_margin_loss" => MultilabelSoftMarginLossConfig.try_init, [weight];
+    "margin_ranking_loss" => MarginRankingLossConfig.try_init, [margin];
+    "cosine_embedding_loss" => CosineEmbeddingLossConfig.try_init, [margin];
+    "triplet_margin_loss" => TripletMarginLossConfig.try_init, [margin, p, eps, swap];
+}
 
 /// The names [`loss`] knows.
 pub fn loss_names() -> impl Iterator<Item = &'static str> {

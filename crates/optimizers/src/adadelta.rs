@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::checks;
 use crate::error::OptimResult;
@@ -88,10 +88,11 @@ record_state!(AdadeltaState {
 });
 
 /// Adadelta's rule for one step, slots `[v, u]` (see [`Adadelta`]).
+#[derive(Clone, Copy)]
 struct AdadeltaRule {
     dir: Direction,
     lr: f32,
-    rho: f64,
+    rho: Ema,
     eps: f32,
 }
 
@@ -106,9 +107,9 @@ impl Rule for AdadeltaRule {
         let [v, u] = s else {
             unreachable!("adadelta: two state slots")
         };
-        *v = ema(v.clone(), g.clone().square(), self.rho);
+        *v = self.rho.of(v.clone(), g.clone().square());
         let delta = u.clone().shift(self.eps).sqrt() / v.clone().shift(self.eps).sqrt() * g;
-        *u = ema(u.clone(), delta.clone().square(), self.rho);
+        *u = self.rho.of(u.clone(), delta.clone().square());
         p - delta.scale(self.lr)
     }
 }
@@ -130,7 +131,7 @@ impl Optimizer for Adadelta {
         let rule = AdadeltaRule {
             dir: Direction::new(self.maximize, self.weight_decay),
             lr: lr as f32,
-            rho: self.rho,
+            rho: Ema::new(self.rho),
             eps: self.eps as f32,
         };
         let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);

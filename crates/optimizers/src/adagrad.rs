@@ -97,6 +97,7 @@ record_state!(AdagradState {
 });
 
 /// AdaGrad's rule for one step, slots `[S]` (see [`Adagrad`]).
+#[derive(Clone, Copy)]
 struct AdagradRule {
     dir: Direction,
     /// `η / (1 + (t − 1) κ)`.

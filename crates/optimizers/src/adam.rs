@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::checks;
 use crate::error::OptimResult;
@@ -156,8 +156,8 @@ impl Moments {
         AdamRule {
             dir,
             decay,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
+            beta_1: Ema::new(self.beta_1),
+            beta_2: Ema::new(self.beta_2),
             bias_2_sqrt: bias_correction(self.beta_2, t).sqrt() as f32,
             step_size: (lr / bias_correction(self.beta_1, t)) as f32,
             eps: self.eps as f32,
@@ -189,11 +189,12 @@ impl Moments {
 /// m = β₁ m + (1 − β₁) g,   v = β₂ v + (1 − β₂) g²,   v̂ = max(v̂, v)
 /// θ ← θ − η / (1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)
 /// ```
+#[derive(Clone, Copy)]
 pub(crate) struct AdamRule {
     dir: Direction,
     decay: Decay,
-    beta_1: f64,
-    beta_2: f64,
+    beta_1: Ema,
+    beta_2: Ema,
     bias_2_sqrt: f32,
     step_size: f32,
     eps: f32,
@@ -211,8 +212,8 @@ impl Rule for AdamRule {
         let [m, v, max @ ..] = s else {
             unreachable!("adam: two or three state slots")
         };
-        *m = ema(m.clone(), g.clone(), self.beta_1);
-        *v = ema(v.clone(), g.square(), self.beta_2);
+        *m = self.beta_1.of(m.clone(), g.clone());
+        *v = self.beta_2.of(v.clone(), g.square());
         let second = match max.first_mut() {
             Some(max) => {
                 *max = max.clone().max(v.clone());

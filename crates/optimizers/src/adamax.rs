@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::adam::check_adam;
 use crate::error::OptimResult;
@@ -91,9 +91,10 @@ record_state!(AdamaxState {
 });
 
 /// Adamax's rule for one step, slots `[m, u]` (see [`Adamax`]).
+#[derive(Clone, Copy)]
 struct AdamaxRule {
     dir: Direction,
-    beta_1: f64,
+    beta_1: Ema,
     beta_2: f32,
     eps: f32,
     /// `η / (1 − β₁ᵗ)`.
@@ -111,7 +112,7 @@ impl Rule for AdamaxRule {
         let [m, u] = s else {
             unreachable!("adamax: two state slots")
         };
-        *m = ema(m.clone(), g.clone(), self.beta_1);
+        *m = self.beta_1.of(m.clone(), g.clone());
         *u = u.clone().scale(self.beta_2).max(g.abs().shift(self.eps));
         p - (m.clone() / u.clone()).scale(self.clr)
     }
@@ -133,7 +134,7 @@ impl Optimizer for Adamax {
         };
         let rule = AdamaxRule {
             dir: Direction::new(self.maximize, self.weight_decay),
-            beta_1: self.beta_1,
+            beta_1: Ema::new(self.beta_1),
             beta_2: self.beta_2 as f32,
             eps: self.eps as f32,
             clr: (lr / bias_correction(self.beta_1, step)) as f32,

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::checks;
 use crate::error::OptimResult;
@@ -74,10 +74,11 @@ record_state!(EmaMomentumState {
 });
 
 /// The EMA-momentum rule for one step, slots `[v]` (see [`EmaMomentum`]).
+#[derive(Clone, Copy)]
 struct EmaMomentumRule {
     dir: Direction,
     lr: f32,
-    beta: f64,
+    beta: Ema,
 }
 
 impl Rule for EmaMomentumRule {
@@ -89,7 +90,7 @@ impl Rule for EmaMomentumRule {
     fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
         let g = self.dir.of(g, &p);
         let v = &mut s[0];
-        *v = ema(v.clone(), g, self.beta);
+        *v = self.beta.of(v.clone(), g);
         p - v.clone().scale(self.lr)
     }
 }
@@ -107,7 +108,7 @@ impl Optimizer for EmaMomentum {
         let rule = EmaMomentumRule {
             dir: Direction::new(false, self.weight_decay),
             lr: lr as f32,
-            beta: self.beta,
+            beta: Ema::new(self.beta),
         };
         let slots = vec![state.map(|s| s.velocity)];
         let (tensor, slots) = self.stepper.run(lr, &rule, tensor, grad, slots);

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::checks;
 use crate::error::OptimResult;
@@ -86,11 +86,12 @@ record_state!(LionState {
 });
 
 /// Lion's rule for one step, slots `[m]` (see [`Lion`]).
+#[derive(Clone, Copy)]
 struct LionRule {
     dir: Direction,
     lr: f32,
-    beta_1: f64,
-    beta_2: f64,
+    beta_1: Ema,
+    beta_2: Ema,
     weight_decay: f32,
 }
 
@@ -103,8 +104,8 @@ impl Rule for LionRule {
     fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
         let g = self.dir.of(g, &p);
         let m = &mut s[0];
-        let u = ema(m.clone(), g.clone(), self.beta_1).signum();
-        *m = ema(m.clone(), g, self.beta_2);
+        let u = self.beta_1.of(m.clone(), g.clone()).signum();
+        *m = self.beta_2.of(m.clone(), g);
         p.clone() - (u + p.scale(self.weight_decay)).scale(self.lr)
     }
 }
@@ -122,8 +123,8 @@ impl Optimizer for Lion {
         let rule = LionRule {
             dir: Direction::new(self.maximize, 0.0),
             lr: lr as f32,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
+            beta_1: Ema::new(self.beta_1),
+            beta_2: Ema::new(self.beta_2),
             weight_decay: self.weight_decay as f32,
         };
         let slots = vec![state.map(|s| s.exp_avg)];

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::adam::check_adam;
 use crate::checks;
@@ -107,11 +107,12 @@ record_state!(NAdamState {
 });
 
 /// NAdam's rule for one step, slots `[m, v]` (see [`NAdam`]).
+#[derive(Clone, Copy)]
 struct NAdamRule {
     dir: Direction,
     decay: Decay,
-    beta_1: f64,
-    beta_2: f64,
+    beta_1: Ema,
+    beta_2: Ema,
     /// `1 − β₂ᵗ`.
     bias_2: f32,
     eps: f32,
@@ -132,8 +133,8 @@ impl Rule for NAdamRule {
         let [m, v] = s else {
             unreachable!("nadam: two state slots")
         };
-        *m = ema(m.clone(), g.clone(), self.beta_1);
-        *v = ema(v.clone(), g.clone().square(), self.beta_2);
+        *m = self.beta_1.of(m.clone(), g.clone());
+        *v = self.beta_2.of(v.clone(), g.clone().square());
         let denom = v.clone().div_k(self.bias_2).sqrt().shift(self.eps);
         self.decay.of(p) - (g.scale(self.grad_coef) + m.clone().scale(self.avg_coef)) / denom
     }
@@ -170,8 +171,8 @@ impl Optimizer for NAdam {
         let rule = NAdamRule {
             dir,
             decay,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
+            beta_1: Ema::new(self.beta_1),
+            beta_2: Ema::new(self.beta_2),
             bias_2: bias_correction(self.beta_2, step) as f32,
             eps: self.eps as f32,
             grad_coef: (lr * (1.0 - mu) / (1.0 - mu_product)) as f32,

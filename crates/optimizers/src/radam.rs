@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::adam::check_adam;
 use crate::error::OptimResult;
@@ -99,11 +99,12 @@ record_state!(RAdamState {
 });
 
 /// RAdam's rule for one step, slots `[m, v]` (see [`RAdam`]).
+#[derive(Clone, Copy)]
 struct RAdamRule {
     dir: Direction,
     decay: Decay,
-    beta_1: f64,
-    beta_2: f64,
+    beta_1: Ema,
+    beta_2: Ema,
     eps: f32,
     /// Whether the variance is rectified at this step (`ρₜ > 5`).
     rectified: bool,
@@ -122,8 +123,8 @@ impl Rule for RAdamRule {
         let [m, v] = s else {
             unreachable!("radam: two state slots")
         };
-        *m = ema(m.clone(), g.clone(), self.beta_1);
-        *v = ema(v.clone(), g.square(), self.beta_2);
+        *m = self.beta_1.of(m.clone(), g.clone());
+        *v = self.beta_2.of(v.clone(), g.square());
         let update = if self.rectified {
             m.clone() / v.clone().sqrt().shift(self.eps)
         } else {
@@ -169,8 +170,8 @@ impl Optimizer for RAdam {
         let rule = RAdamRule {
             dir,
             decay,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
+            beta_1: Ema::new(self.beta_1),
+            beta_2: Ema::new(self.beta_2),
             eps: self.eps as f32,
             rectified,
             coef: coef as f32,

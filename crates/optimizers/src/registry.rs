@@ -52,159 +52,40 @@ macro_rules! set {
     };
 }
 
-/// Every first-order optimizer, by name.
-pub const OPTIMIZERS: &[Entry] = &[
-    Entry {
-        name: "sgd",
-        default_lr: 1e-3,
-        build: |o| {
-            let mut c = SgdConfig::new();
-            set!(
-                o,
-                c,
-                momentum,
-                dampening,
-                nesterov,
-                weight_decay,
-                maximize,
-                settings
-            );
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "adagrad",
-        default_lr: 1e-2,
-        build: |o| {
-            let mut c = AdagradConfig::new();
-            set!(
-                o,
-                c,
-                lr_decay,
-                weight_decay,
-                initial_accumulator_value,
-                eps,
-                maximize,
-                settings
-            );
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "rmsprop",
-        default_lr: 1e-2,
-        build: |o| {
-            let mut c = RmsPropConfig::new();
-            set!(
-                o,
-                c,
-                alpha,
-                eps,
-                weight_decay,
-                momentum,
-                centered,
-                maximize,
-                settings
-            );
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "adam",
-        default_lr: 1e-3,
-        build: |o| {
-            let mut c = AdamConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(o, c, eps, weight_decay, amsgrad, maximize, settings);
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "adamw",
-        default_lr: 1e-3,
-        build: |o| {
-            let mut c = AdamWConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(o, c, eps, weight_decay, amsgrad, maximize, settings);
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "adamax",
-        default_lr: 2e-3,
-        build: |o| {
-            let mut c = AdamaxConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(o, c, eps, weight_decay, maximize, settings);
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "nadam",
-        default_lr: 2e-3,
-        build: |o| {
-            let mut c = NAdamConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(
-                o,
-                c,
-                eps,
-                weight_decay,
-                momentum_decay,
-                decoupled_weight_decay,
-                maximize,
-                settings
-            );
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "radam",
-        default_lr: 1e-3,
-        build: |o| {
-            let mut c = RAdamConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(
-                o,
-                c,
-                eps,
-                weight_decay,
-                decoupled_weight_decay,
-                maximize,
-                settings
-            );
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "adadelta",
-        default_lr: 1.0,
-        build: |o| {
-            let mut c = AdadeltaConfig::new();
-            set!(o, c, rho, eps, weight_decay, maximize, settings);
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "lion",
-        default_lr: 1e-4,
-        build: |o| {
-            let mut c = LionConfig::new();
-            o.betas(&mut c.beta_1, &mut c.beta_2)?;
-            set!(o, c, weight_decay, maximize, settings);
-            c.try_init()
-        },
-    },
-    Entry {
-        name: "ema_momentum",
-        default_lr: 1e-2,
-        build: |o| {
-            let mut c = EmaMomentumConfig::new();
-            set!(o, c, beta, weight_decay, settings);
-            c.try_init()
-        },
-    },
-];
+/// The registry's table: one line per optimizer, `name => Config, default lr, [options]`
+/// (`betas` reads PyTorch's pair into `beta_1` and `beta_2`; `settings` is always read).
+macro_rules! optimizers {
+    ($($name:literal => $config:ident, $lr:expr, $(betas $betas:tt)? [$($field:ident),*];)+) => {
+        /// Every first-order optimizer, by name.
+        pub const OPTIMIZERS: &[Entry] = &[$(
+            Entry {
+                name: $name,
+                default_lr: $lr,
+                build: |o| {
+                    let mut c = $config::new();
+                    $( let _ = stringify!($betas); o.betas(&mut c.beta_1, &mut c.beta_2)?; )?
+                    set!(o, c, $($field,)* settings);
+                    c.try_init()
+                },
+            },
+        )+];
+    };
+}
+
+#[rustfmt::skip]
+optimizers! {
+    "sgd" => SgdConfig, 1e-3, [momentum, dampening, nesterov, weight_decay, maximize];
+    "adagrad" => AdagradConfig, 1e-2, [lr_decay, weight_decay, initial_accumulator_value, eps, maximize];
+    "rmsprop" => RmsPropConfig, 1e-2, [alpha, eps, weight_decay, momentum, centered, maximize];
+    "adam" => AdamConfig, 1e-3, betas() [eps, weight_decay, amsgrad, maximize];
+    "adamw" => AdamWConfig, 1e-3, betas() [eps, weight_decay, amsgrad, maximize];
+    "adamax" => AdamaxConfig, 2e-3, betas() [eps, weight_decay, maximize];
+    "nadam" => NAdamConfig, 2e-3, betas() [eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize];
+    "radam" => RAdamConfig, 1e-3, betas() [eps, weight_decay, decoupled_weight_decay, maximize];
+    "adadelta" => AdadeltaConfig, 1.0, [rho, eps, weight_decay, maximize];
+    "lion" => LionConfig, 1e-4, betas() [weight_decay, maximize];
+    "ema_momentum" => EmaMomentumConfig, 1e-2, [beta, weight_decay];
+}
 
 /// The names [`optimizer`] knows, L-BFGS aside ([`lbfgs`]).
 pub fn optimizer_names() -> impl Iterator<Item = &'static str> {

@@ -5,7 +5,7 @@ use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
-use descent_kernel::{Num, ema};
+use descent_kernel::{Ema, Num};
 
 use crate::checks;
 use crate::error::OptimResult;
@@ -104,10 +104,11 @@ record_state!(RmsPropState {
 
 /// RMSProp's rule for one step, slots `[v, m̄?, b?]`: `m̄` when centered, `b` with momentum
 /// (see [`RmsProp`]).
+#[derive(Clone, Copy)]
 struct RmsPropRule {
     dir: Direction,
     lr: f32,
-    alpha: f64,
+    alpha: Ema,
     eps: f32,
     centered: bool,
     /// `μ`, when there is momentum.
@@ -123,11 +124,11 @@ impl Rule for RmsPropRule {
     fn apply<T: Num>(&self, p: T, g: T, s: &mut [T]) -> T {
         let g = self.dir.of(g, &p);
         let (v, rest) = s.split_first_mut().expect("rmsprop: a state slot");
-        *v = ema(v.clone(), g.clone().square(), self.alpha);
+        *v = self.alpha.of(v.clone(), g.clone().square());
         let (avg, rest) = rest.split_at_mut(usize::from(self.centered));
         let denom = match avg.first_mut() {
             Some(m) => {
-                *m = ema(m.clone(), g.clone(), self.alpha);
+                *m = self.alpha.of(m.clone(), g.clone());
                 (v.clone() - m.clone().square()).sqrt().shift(self.eps)
             }
             None => v.clone().sqrt().shift(self.eps),
@@ -155,7 +156,7 @@ impl Optimizer for RmsProp {
         let rule = RmsPropRule {
             dir: Direction::new(self.maximize, self.weight_decay),
             lr: lr as f32,
-            alpha: self.alpha,
+            alpha: Ema::new(self.alpha),
             eps: self.eps as f32,
             centered: self.centered,
             momentum: (self.momentum > 0.0).then_some(self.momentum as f32),

@@ -9,8 +9,9 @@
 
 use descent_kernel::Num;
 
-/// An element-wise update rule (see the module documentation).
-pub(crate) trait Rule: Sync {
+/// An element-wise update rule (see the module documentation). A rule is a few constants,
+/// `Copy`, so that the fused loop holds its own copy and keeps them in registers.
+pub(crate) trait Rule: Copy + Sync {
     /// How many state slots the rule keeps per parameter (at most 4).
     fn slots(&self) -> usize;
 

@@ -105,6 +105,7 @@ record_state!(SgdState {
 });
 
 /// SGD's rule for one step, slots `[b]` with momentum, none without (see [`Sgd`]).
+#[derive(Clone, Copy)]
 struct SgdRule {
     dir: Direction,
     lr: f32,

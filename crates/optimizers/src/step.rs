@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use burn::config::Config;
 use burn::tensor::Tensor;
+use descent_kernel::Kernel;
 use descent_kernel::buffer::{self, Buffer};
 use descent_kernel::paths::{self, Path};
-use descent_kernel::{Kernel, f32x8, zip};
+use descent_kernel::zip::{self, Lanes};
 
 use crate::checks;
 use crate::error::{OptimError, OptimResult};
@@ -245,13 +246,15 @@ impl Stepper {
     }
 }
 
-/// The fused pass with `N` slots: `zip::update` over the buffers, the rule on eight lanes.
+/// The fused pass with `N` slots: `zip::update` over the buffers, the rule on its lanes.
 fn lanes<R: Rule, const N: usize>(rule: &R, p: &mut [f32], g: &[f32], s: &mut [Buffer]) -> bool {
     let slices: Vec<&mut [f32]> = s.iter_mut().map(buffer::slice_mut).collect();
     let Ok(slices) = <[&mut [f32]; N]>::try_from(slices) else {
         unreachable!("{N} state slots")
     };
-    zip::update(p, g, slices, |p, g, s: &mut [f32x8; N]| {
+    // The rule copied into the closure, so that each task holds its constants itself.
+    let rule = *rule;
+    zip::update(p, g, slices, move |p, g, s: &mut [Lanes; N]| {
         rule.apply(p, g, &mut s[..])
     })
 }
