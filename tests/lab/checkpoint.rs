@@ -2,6 +2,7 @@
 //! the model of an uninterrupted run.
 
 use burn::tensor::Device;
+use descent::lab::data::Dataset;
 use descent::lab::models::Mlp;
 use descent::lab::synthetic;
 use descent::lab::train::{Batch, TrainConfig, Trainer};
@@ -13,6 +14,21 @@ use descent::optimizers::{
 
 fn schedule() -> Box<dyn Schedule> {
     Box::new(CosineAnnealingLrConfig::new(0.05, 40).init())
+}
+
+/// Two blobs split into training and validation sets, the validation labels flipped: the
+/// better the model fits the training set, the worse it does on validation.
+fn flipped_validation(seed: u64) -> (Dataset, Dataset) {
+    let (train, mut val) = synthetic::two_blobs(40, seed).split(0.25, seed);
+    for y in val.y.iter_mut() {
+        *y = 1.0 - *y;
+    }
+    (train, val)
+}
+
+/// Binary cross-entropy of the model's logits.
+fn bce(m: &Mlp, b: &Batch) -> burn::tensor::Tensor<1> {
+    binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
 }
 
 fn values(m: &Mlp) -> Vec<f32> {
@@ -67,21 +83,14 @@ fn resume_from_a_checkpoint_gives_the_uninterrupted_history() {
 fn early_stopping_stops_and_keeps_the_best_model() {
     let device = Device::flex().autodiff();
     device.seed(5);
-    let data = synthetic::two_blobs(40, 11);
-    let (train, mut val) = data.split(0.25, 11);
-    // A validation set with its labels flipped: the better the model fits the training set,
-    // the worse it does there, so training must stop after `patience` epochs.
-    for y in val.y.iter_mut() {
-        *y = 1.0 - *y;
-    }
+    // Validation labels flipped: training must stop after `patience` epochs.
+    let (train, val) = flipped_validation(11);
     let config = TrainConfig {
         seed: 1,
         patience: Some(2),
         ..TrainConfig::new(50, 8)
     };
-    let loss = |m: &Mlp, b: &Batch| {
-        binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
-    };
+    let loss = bce;
     let schedule: Box<dyn Schedule> = Box::new(CosineAnnealingLrConfig::new(0.05, 10_000).init());
     let mut t = Trainer::new(config, AdamWConfig::new().init(), schedule);
     let best = t.fit(
@@ -109,24 +118,18 @@ fn early_stopping_stops_and_keeps_the_best_model() {
 }
 
 /// A plateau schedule inside the trainer is told the validation loss after every epoch: with
-/// a validation set the model cannot improve on (flipped labels), the rate drops by `factor`
-/// once `patience` epochs pass without a better loss, and never without validation losses.
+/// a validation set the model cannot improve on (flipped labels), the rate drops by `factor`,
+/// between epochs, once `patience` epochs pass without a better loss.
 #[test]
 fn the_trainer_feeds_a_plateau_schedule_its_validation_loss() {
     let device = Device::flex().autodiff();
     device.seed(9);
-    let data = synthetic::two_blobs(40, 13);
-    let (train, mut val) = data.split(0.25, 13);
-    for y in val.y.iter_mut() {
-        *y = 1.0 - *y;
-    }
+    let (train, val) = flipped_validation(13);
     let config = TrainConfig {
         seed: 2,
         ..TrainConfig::new(8, 16)
     };
-    let loss = |m: &Mlp, b: &Batch| {
-        binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
-    };
+    let loss = bce;
     let plateau = ReduceLrOnPlateauConfig::new(0.1)
         .with_mode(PlateauMode::Min)
         .with_patience(1)

@@ -92,7 +92,9 @@ pub fn zeros(like: &Buffer) -> Buffer {
 /// A buffer shaped like `like`, filled with `value`.
 pub fn filled(like: &Buffer, value: f32) -> Buffer {
     let mut t = zeros(like);
-    slice_mut(&mut t).fill(value);
+    if value != 0.0 {
+        slice_mut(&mut t).fill(value);
+    }
     t
 }
 

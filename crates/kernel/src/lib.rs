@@ -30,5 +30,5 @@ pub mod zip;
 pub use buffer::{Buffer, is_cpu, is_cpu_f32};
 pub use kernel::Kernel;
 pub use num::{Ema, Num};
-pub use options::{OptionError, OptionResult, Options};
+pub use options::{OptionError, OptionResult, Options, unread};
 pub use wide::{f32x4, f32x8};

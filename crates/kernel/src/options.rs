@@ -139,19 +139,26 @@ impl Options {
 
     /// An error naming every option that was never read.
     pub fn finish(&self) -> OptionResult<()> {
-        let unknown: Vec<&String> = self
-            .map
-            .keys()
-            .filter(|k| !self.read.contains(*k))
-            .collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(OptionError::new(
-                self.owner,
-                "options",
-                format!("holds unknown option(s) {unknown:?}"),
-            ))
-        }
+        unread(self.owner, "options", &self.map, &self.read)
+    }
+}
+
+/// An error of `owner`'s `what` naming every key of `map` not in `read`: what a registry says
+/// of options (or inputs) it was given and does not know.
+pub fn unread<V>(
+    owner: &'static str,
+    what: &'static str,
+    map: &BTreeMap<String, V>,
+    read: &BTreeSet<String>,
+) -> OptionResult<()> {
+    let unknown: Vec<&String> = map.keys().filter(|k| !read.contains(*k)).collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(OptionError::new(
+            owner,
+            what,
+            format!("holds unknown {what} {unknown:?}"),
+        ))
     }
 }

@@ -108,20 +108,9 @@ impl Inputs {
 
     /// An error naming every input that was not used.
     pub fn finish(&self, loss: &'static str) -> LossResult<()> {
-        let unknown: Vec<&String> = self
-            .map
-            .keys()
-            .filter(|k| !self.read.contains(*k))
-            .collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(LossError::new(
-                loss,
-                "inputs",
-                format!("holds unknown input(s) {unknown:?}"),
-            ))
-        }
+        Ok(descent_kernel::unread(
+            loss, "inputs", &self.map, &self.read,
+        )?)
     }
 }
 

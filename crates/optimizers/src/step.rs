@@ -147,14 +147,7 @@ impl Stepper {
         paths::record(Path::Fused);
         let mut pb = buffer::buffer(p);
         let gb = buffer::buffer(g);
-        let mut sb: Vec<Buffer> = slots
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| match s {
-                Some(s) => buffer::buffer(s),
-                None => buffer::filled(&pb, rule.initial(i)),
-            })
-            .collect();
+        let mut sb = initial(rule, slots, buffer::buffer, |v| buffer::filled(&pb, v));
         let (ps, gs) = (buffer::slice_mut(&mut pb), buffer::slice(&gb));
         let finite = match sb.len() {
             0 => lanes::<R, 0>(rule, ps, gs, &mut sb),
@@ -190,16 +183,15 @@ impl Stepper {
         } else if checks && !sampled {
             self.defer("grad", zeros(&g));
         }
-        let mut s: Vec<Tensor<D>> = slots
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.unwrap_or_else(|| match rule.initial(i) {
-                    0.0 => p.zeros_like(),
-                    v => p.zeros_like().add_scalar(v),
-                })
-            })
-            .collect();
+        let mut s = initial(
+            rule,
+            slots,
+            |s| s,
+            |v| match v {
+                0.0 => p.zeros_like(),
+                v => p.zeros_like().add_scalar(v),
+            },
+        );
         let p = rule.apply(p, g, &mut s);
         if checks && !cpu {
             if sampled && self.lock().draw(self.settings.check_interval) {
@@ -257,6 +249,21 @@ fn lanes<R: Rule, const N: usize>(rule: &R, p: &mut [f32], g: &[f32], s: &mut [B
     zip::update(p, g, slices, move |p, g, s: &mut [Lanes; N]| {
         rule.apply(p, g, &mut s[..])
     })
+}
+
+/// The slots as the path holds them (`have`), the missing ones (before the first step) made
+/// from the rule's initial values (`make`).
+fn initial<R: Rule, const D: usize, T>(
+    rule: &R,
+    slots: Vec<Option<Tensor<D>>>,
+    have: impl Fn(Tensor<D>) -> T,
+    make: impl Fn(f32) -> T,
+) -> Vec<T> {
+    let start = |(i, s): (usize, Option<Tensor<D>>)| match s {
+        Some(s) => have(s),
+        None => make(rule.initial(i)),
+    };
+    slots.into_iter().enumerate().map(start).collect()
 }
 
 /// `Σ 0·t`: 0 when every element of `t` is finite, NaN otherwise (never an overflow).
