@@ -73,7 +73,10 @@ impl Stepper {
                 "must be >= 1, got 0",
             ));
         }
-        let pending = Arc::new(Mutex::new(Pending::default()));
+        let pending = Arc::new(Mutex::new(Pending {
+            name,
+            ..Pending::default()
+        }));
         register(&pending);
         Ok(Self {
             name,
@@ -227,7 +230,6 @@ impl Stepper {
             Some(sum) => sum + zeros,
             None => zeros,
         });
-        pending.name = self.name;
         if what == "grad" {
             pending.grad = true;
         }
