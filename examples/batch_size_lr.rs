@@ -6,12 +6,12 @@
 //! `cargo run --release --example batch_size_lr -- [--quick]`
 
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::data::Dataset;
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{Contour, LineChart, Series, render};
 use descent::lab::synthetic;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, mse_loss};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
@@ -23,30 +23,29 @@ struct Args {
     common: Common,
 }
 
-/// Trains with `batch` and `lr` for `epochs`, one epoch at a time so that (w, b) is recorded.
+/// A run's loss after each epoch and its path through (w, b).
+type Run = (Vec<f64>, Vec<(f64, f64)>);
+
+/// Trains with `batch` and `lr` for `epochs`, one epoch at a time so that (w, b) is recorded
+/// (from the checkpoint on with `--resume`).
 fn train(
+    common: &Common,
     data: &Dataset,
     batch: usize,
     lr: f64,
     epochs: usize,
-    seed: u64,
     device: &burn::tensor::Device,
-) -> (Vec<f64>, Vec<(f64, f64)>) {
+) -> CliResult<Run> {
     let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
-    let mut trainer = Trainer::new(
-        TrainConfig {
-            seed,
-            ..TrainConfig::new(epochs, batch)
-        },
-        SgdConfig::new().init(),
-        schedule,
-    );
+    let config = common.train_config(&format!("batch {batch} lr {lr}"), epochs, batch);
+    let mut trainer = Trainer::new(config, SgdConfig::new().init(), schedule);
     let loss =
         |m: &LinearModel, b: &Batch| mse_loss(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean);
     let mut model = LinearModel::new(1, 1, true, device);
+    model = common.resume(&mut trainer, model)?;
     let mut path = vec![(0.0, 0.0)];
-    for _ in 0..epochs {
-        model = trainer.fit_epochs(model, data, None, &loss, device, 1);
+    while trainer.epoch() < epochs {
+        model = trainer.fit_epochs(model, data, None, &loss, device, 1)?;
         let (w, b) = model.scalar_params();
         if !(w.is_finite() && b.is_finite()) {
             break;
@@ -59,15 +58,18 @@ fn train(
     if let Some(last) = losses.last_mut() {
         *last = loss(&model, &full).into_scalar::<f64>();
     }
-    (losses, path)
+    Ok((losses, path))
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("batch_size_lr")?;
+    let device = args.common.device()?;
     let data = synthetic::seed_regression(args.common.seed);
     let epochs = if args.common.quick { 5 } else { 50 };
-    let seed = args.common.seed;
     let mut curves = Vec::new();
     let mut paths = Vec::new();
     println!("{:<18} {:>12}", "batch", "final MSE");
@@ -76,7 +78,7 @@ fn main() {
         ("mini-batch 32", 32, 0.05),
         ("full batch 200", 200, 0.1),
     ] {
-        let (losses, path) = train(&data, batch, lr, epochs, seed, &device);
+        let (losses, path) = train(&args.common, &data, batch, lr, epochs, &device)?;
         println!(
             "{name:<18} {:>12.5}",
             losses.last().copied().unwrap_or(f64::NAN)
@@ -84,7 +86,6 @@ fn main() {
         curves.push(Series::indexed(format!("{name}, lr {lr}"), &losses));
         paths.push(Series::new(name, path));
     }
-    let out = args.common.out_dir("batch_size_lr");
     let mut files = render(
         &LineChart {
             title: "MSE per epoch by batch size".into(),
@@ -96,8 +97,7 @@ fn main() {
         },
         &out,
         "batch_size_curves",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     let mse = |w: f64, b: f64| {
         data.x
             .iter()
@@ -106,29 +106,26 @@ fn main() {
             .sum::<f64>()
             / data.len() as f64
     };
-    files.extend(
-        render(
-            &Contour {
-                title: "(w, b) trajectories on the MSE surface".into(),
-                x_label: "w".into(),
-                y_label: "b".into(),
-                x: (-0.5, 2.0),
-                y: (-1.5, 0.5),
-                f: &mse,
-                log: true,
-                paths,
-            },
-            &out,
-            "trajectories",
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    files.extend(render(
+        &Contour {
+            title: "(w, b) trajectories on the MSE surface".into(),
+            x_label: "w".into(),
+            y_label: "b".into(),
+            x: (-0.5, 2.0),
+            y: (-1.5, 0.5),
+            f: &mse,
+            log: true,
+            paths,
+        },
+        &out,
+        "trajectories",
+    )?);
 
     // The largest stable rate of full-batch GD on MSE is 2 / λ_max of the Hessian 2·E[x xᵀ].
     println!("\nlearning-rate sweep, full-batch GD, {epochs} epochs:");
     let mut sweep = Vec::new();
     for lr in [0.01, 0.05, 0.1, 0.3, 0.33, 0.36] {
-        let (losses, _) = train(&data, 200, lr, epochs, seed, &device);
+        let (losses, _) = train(&args.common, &data, 200, lr, epochs, &device)?;
         let last = losses.last().copied().unwrap_or(f64::NAN);
         let verdict = if !last.is_finite() || last > losses[0] {
             "diverges"
@@ -138,20 +135,18 @@ fn main() {
         println!("  lr {lr:<5} final MSE {last:>12.4e}  {verdict}");
         sweep.push(Series::indexed(format!("lr {lr}"), &losses));
     }
-    files.extend(
-        render(
-            &LineChart {
-                title: "Full-batch GD: learning-rate sweep".into(),
-                x_label: "epoch".into(),
-                y_label: "MSE".into(),
-                series: sweep,
-                log_y: true,
-                ..Default::default()
-            },
-            &out,
-            "lr_sweep",
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    files.extend(render(
+        &LineChart {
+            title: "Full-batch GD: learning-rate sweep".into(),
+            x_label: "epoch".into(),
+            y_label: "MSE".into(),
+            series: sweep,
+            log_y: true,
+            ..Default::default()
+        },
+        &out,
+        "lr_sweep",
+    )?);
     report_figures(&files);
+    Ok(())
 }

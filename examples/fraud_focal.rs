@@ -10,7 +10,7 @@
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
-use descent::lab::cli::{Common, OptimizerArgs, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, OptimizerArgs, report_figures};
 use descent::lab::data::Dataset;
 use descent::lab::metrics::{Binary, pr_auc, pr_curve, recall_at_precision, roc_auc};
 use descent::lab::models::Mlp;
@@ -32,10 +32,10 @@ struct Args {
     #[arg(long)]
     csv: Option<std::path::PathBuf>,
     /// Synthetic transactions (default 20000; 6000 with --quick).
-    #[arg(long)]
+    #[arg(long, value_parser = cli::at_least_one)]
     samples: Option<usize>,
     /// Training epochs (default 20; 4 with --quick).
-    #[arg(long)]
+    #[arg(long, value_parser = cli::at_least_one)]
     epochs: Option<usize>,
 }
 
@@ -55,14 +55,18 @@ fn scores(model: &Mlp, data: &Dataset, device: &Device) -> Vec<f32> {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("fraud_focal")?;
+    let device = args.common.device()?;
     let quick = args.common.quick;
     let seed = args.common.seed;
 
     let data = match &args.csv {
         Some(path) => {
-            let loaded = credit_card::load(path).unwrap_or_else(|e| panic!("{e}"));
+            let loaded = credit_card::load(path)?;
             for bad in loaded.bad_rows.iter().take(10) {
                 eprintln!("skipped {bad}");
             }
@@ -77,11 +81,21 @@ fn main() {
         }
     };
     let (mut train, mut test) = data.split(0.3, seed);
+    for (set, part) in [("training", &train), ("test", &test)] {
+        let pos = part.positives();
+        if pos == 0 || pos == part.len() {
+            return Err(format!(
+                "the {set} split holds {pos} fraud rows of {}: comparing losses needs both \
+                 classes in both splits (a larger or more balanced file)",
+                part.len()
+            )
+            .into());
+        }
+    }
     let (mean, std) = train.moments();
     train.standardize_with(&mean, &std);
     test.standardize_with(&mean, &std);
     let (pos, neg) = (train.positives(), train.len() - train.positives());
-    assert!(pos > 0, "the training split holds no positive row");
     println!(
         "data: {} train rows ({pos} fraud, {:.2}%), {} test rows ({} fraud); device {}",
         train.len(),
@@ -106,17 +120,14 @@ fn main() {
     let mut outcomes = Vec::new();
     for name in ["bce", "weighted bce", "focal"] {
         let config = TrainConfig {
-            seed,
             progress: !quick,
-            ..TrainConfig::new(epochs, batch_size)
+            ..args.common.train_config(name, epochs, batch_size)
         };
-        let (optim, lr) = args
-            .optimizer
-            .build("adamw", serde_json::json!({}), 0.01)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (optim, lr) = args.optimizer.build("adamw", serde_json::json!({}), 0.01)?;
         let schedule = Box::new(CosineAnnealingLrConfig::new(lr, steps as u64).init());
         let mut trainer = Trainer::new(config, optim, schedule);
         let model = Mlp::new(train.features, &[16], 1, &device);
+        let model = args.common.resume(&mut trainer, model)?;
         let loss = |m: &Mlp, b: &Batch| {
             let n = b.y.dims()[0];
             let logits: Tensor<1> = m.forward(b.x.clone()).reshape([n]);
@@ -127,7 +138,7 @@ fn main() {
                 _ => focal.forward(logits, y),
             }
         };
-        let model = trainer.fit(model, &train, None, &loss, &device);
+        let model = trainer.fit(model, &train, None, &loss, &device)?;
         outcomes.push(Outcome {
             name,
             scores: scores(&model, &test, &device),
@@ -159,7 +170,6 @@ fn main() {
         "(precision, recall and F1 at threshold 0.5; recall@P≥0.5: best recall at precision ≥ 0.5)"
     );
 
-    let out = args.common.out_dir("fraud_focal");
     let mut files = render(
         &LineChart {
             title: "Precision-recall on the held-out set".into(),
@@ -181,26 +191,22 @@ fn main() {
         },
         &out,
         "pr_curves",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    files.extend(
-        render(
-            &LineChart {
-                title: "Training loss per epoch".into(),
-                x_label: "epoch".into(),
-                y_label: "mean loss".into(),
-                series: outcomes
-                    .iter()
-                    .map(|o| Series::indexed(o.name, &o.epoch_loss))
-                    .collect(),
-                log_y: true,
-                ..Default::default()
-            },
-            &out,
-            "loss_curves",
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    )?;
+    files.extend(render(
+        &LineChart {
+            title: "Training loss per epoch".into(),
+            x_label: "epoch".into(),
+            y_label: "mean loss".into(),
+            series: outcomes
+                .iter()
+                .map(|o| Series::indexed(o.name, &o.epoch_loss))
+                .collect(),
+            log_y: true,
+            ..Default::default()
+        },
+        &out,
+        "loss_curves",
+    )?);
     report_figures(&files);
 
     if quick && args.csv.is_none() {
@@ -215,4 +221,5 @@ fn main() {
             recall_at[0]
         );
     }
+    Ok(())
 }

@@ -4,11 +4,11 @@
 //! `cargo run --release --example huber_outliers -- [--device flex|ndarray|wgpu] [--quick]`
 
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, huber_loss, l1_loss, mse_loss};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{AdamConfig, ConstantLrConfig};
@@ -24,8 +24,12 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("huber_outliers")?;
+    let device = args.common.device()?;
     let data = synthetic::line_with_outliers(100, args.outliers, args.common.seed);
     let epochs = if args.common.quick { 50 } else { 1500 };
     let mut lines = Vec::new();
@@ -33,11 +37,8 @@ fn main() {
     for name in ["MSE", "MAE", "Huber (δ = 1)"] {
         let schedule: Box<dyn Schedule> =
             Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
-        let mut trainer = Trainer::new(
-            TrainConfig::new(epochs, usize::MAX),
-            AdamConfig::new().init(),
-            schedule,
-        );
+        let config = args.common.train_config(name, epochs, usize::MAX);
+        let mut trainer = Trainer::new(config, AdamConfig::new().init(), schedule);
         let loss = |m: &LinearModel, b: &Batch| {
             let pred = m.forward(b.x.clone());
             match name {
@@ -46,13 +47,9 @@ fn main() {
                 _ => huber_loss(pred, b.y.clone(), 1.0, Reduction::Mean),
             }
         };
-        let model = trainer.fit(
-            LinearModel::new(1, 1, true, &device),
-            &data,
-            None,
-            &loss,
-            &device,
-        );
+        let model = LinearModel::new(1, 1, true, &device);
+        let model = args.common.resume(&mut trainer, model)?;
+        let model = trainer.fit(model, &data, None, &loss, &device)?;
         let (w, b) = model.scalar_params();
         println!("{name:<14} y = {w:.3} x + {b:.3}");
         lines.push(Series::new(
@@ -63,7 +60,6 @@ fn main() {
     let points = (0..data.len())
         .map(|i| (data.x[i] as f64, data.y[i] as f64))
         .collect();
-    let out = args.common.out_dir("huber_outliers");
     let files = render(
         &LineChart {
             title: format!("Fits to a line with {:.0}% outliers", 100.0 * args.outliers),
@@ -75,7 +71,7 @@ fn main() {
         },
         &out,
         "fits",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     report_figures(&files);
+    Ok(())
 }

@@ -6,12 +6,12 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::metrics::{Binary, accuracy, roc_auc};
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, binary_cross_entropy_with_logits};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
@@ -24,27 +24,24 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("logistic")?;
+    let device = args.common.device()?;
     let data = synthetic::two_blobs(if args.common.quick { 50 } else { 200 }, args.common.seed);
     let (train, test) = data.split(0.3, args.common.seed);
     let epochs = if args.common.quick { 20 } else { 200 };
     let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(0.5).with_factor(1.0).init());
-    let mut trainer = Trainer::new(
-        TrainConfig::new(epochs, usize::MAX),
-        SgdConfig::new().init(),
-        schedule,
-    );
+    let config = args.common.train_config("logistic", epochs, usize::MAX);
+    let mut trainer = Trainer::new(config, SgdConfig::new().init(), schedule);
     let loss = |m: &LinearModel, b: &Batch| {
         binary_cross_entropy_with_logits(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
     };
-    let model = trainer.fit(
-        LinearModel::new(2, 1, true, &device),
-        &train,
-        None,
-        &loss,
-        &device,
-    );
+    let model = LinearModel::new(2, 1, true, &device);
+    let model = args.common.resume(&mut trainer, model)?;
+    let model = trainer.fit(model, &train, None, &loss, &device)?;
 
     let n = test.len();
     let logits: Tensor<1> = model.forward(test.x_tensor(&device)).reshape([n]);
@@ -83,7 +80,6 @@ fn main() {
         .map(|x| (x, -(w[0] as f64 * x + bias as f64) / w[1] as f64))
         .filter(|(_, y)| y.abs() < 5.0)
         .collect();
-    let out = args.common.out_dir("logistic");
     let mut files = render(
         &LineChart {
             title: "Logistic regression: decision boundary".into(),
@@ -98,24 +94,21 @@ fn main() {
         },
         &out,
         "boundary",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    files.extend(
-        render(
-            &LineChart {
-                title: "Logistic regression: BCE per epoch".into(),
-                x_label: "epoch".into(),
-                y_label: "BCE".into(),
-                series: vec![Series::indexed(
-                    "full-batch GD, lr 0.5",
-                    &trainer.history().epoch_loss,
-                )],
-                ..Default::default()
-            },
-            &out,
-            "loss_curve",
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    )?;
+    files.extend(render(
+        &LineChart {
+            title: "Logistic regression: BCE per epoch".into(),
+            x_label: "epoch".into(),
+            y_label: "BCE".into(),
+            series: vec![Series::indexed(
+                "full-batch GD, lr 0.5",
+                &trainer.history().epoch_loss,
+            )],
+            ..Default::default()
+        },
+        &out,
+        "loss_curve",
+    )?);
     report_figures(&files);
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! `cargo run --release --example loss_surfaces -- [--quick]`
 
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::plot::{Contour, Series, render};
 use descent::lab::synthetic;
 
@@ -16,7 +16,11 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("loss_surfaces")?;
     let line = synthetic::seed_regression(args.common.seed);
     let mse = |w: f64, b: f64| {
         line.x
@@ -59,7 +63,6 @@ fn main() {
             .sum::<f64>()
             / blobs.len() as f64
     };
-    let out = args.common.out_dir("loss_surfaces");
     let mut files = render(
         &Contour {
             title: "MSE over (w, b)".into(),
@@ -73,24 +76,21 @@ fn main() {
         },
         &out,
         "mse_surface",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    files.extend(
-        render(
-            &Contour {
-                title: "Cross-entropy over (w₁, w₂), two blobs, no bias".into(),
-                x_label: "w₁".into(),
-                y_label: "w₂".into(),
-                x: (-4.0, 6.0),
-                y: (-4.0, 6.0),
-                f: &ce,
-                log: true,
-                paths: vec![],
-            },
-            &out,
-            "cross_entropy_surface",
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
+    )?;
+    files.extend(render(
+        &Contour {
+            title: "Cross-entropy over (w₁, w₂), two blobs, no bias".into(),
+            x_label: "w₁".into(),
+            y_label: "w₂".into(),
+            x: (-4.0, 6.0),
+            y: (-4.0, 6.0),
+            f: &ce,
+            log: true,
+            paths: vec![],
+        },
+        &out,
+        "cross_entropy_surface",
+    )?);
     report_figures(&files);
+    Ok(())
 }

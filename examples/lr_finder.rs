@@ -4,11 +4,11 @@
 //! `cargo run --release --example lr_finder -- [--device flex|ndarray|wgpu] [--quick]`
 
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::models::Mlp;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, cross_entropy};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ExponentialLrConfig, SgdConfig};
@@ -27,8 +27,12 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("lr_finder")?;
+    let device = args.common.device()?;
     let mut data = real::iris();
     let (mean, std) = data.moments();
     data.standardize_with(&mean, &std);
@@ -38,15 +42,14 @@ fn main() {
     let epochs = steps.div_ceil(batches);
     let gamma = (args.end / args.start).powf(1.0 / (steps as f64 - 1.0));
     let schedule: Box<dyn Schedule> = Box::new(ExponentialLrConfig::new(args.start, gamma).init());
-    let config = TrainConfig {
-        seed: args.common.seed,
-        ..TrainConfig::new(epochs, batch)
-    };
+    let config = args.common.train_config("lr_finder", epochs, batch);
     let mut trainer = Trainer::new(config, SgdConfig::new().with_momentum(0.9).init(), schedule);
     let loss = |m: &Mlp, b: &Batch| {
         cross_entropy(m.forward(b.x.clone()), b.classes.clone(), Reduction::Mean)
     };
-    trainer.fit(Mlp::new(4, &[16], 3, &device), &data, None, &loss, &device);
+    let model = Mlp::new(4, &[16], 3, &device);
+    let model = args.common.resume(&mut trainer, model)?;
+    trainer.fit(model, &data, None, &loss, &device)?;
 
     let h = trainer.history();
     // Exponentially smoothed loss, stopped once it blows up (4× its best).
@@ -73,7 +76,6 @@ fn main() {
         }
         None => println!("no suggestion: the loss never fell"),
     }
-    let out = args.common.out_dir("lr_finder");
     let files = render(
         &LineChart {
             title: "Learning-rate range test (iris, MLP, SGD + momentum)".into(),
@@ -87,7 +89,7 @@ fn main() {
         },
         &out,
         "lr_finder",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     report_figures(&files);
+    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use burn::lr_scheduler::LrScheduler;
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::plot::{LineChart, Series, render};
 use descent::optimizers::*;
 
@@ -19,7 +19,11 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("lr_schedules")?;
     let steps = args.steps;
     let lr = 0.1;
     let mut plateau = ReduceLrOnPlateauConfig::new(lr)
@@ -130,25 +134,22 @@ fn main() {
         .collect();
     series.push(Series::new("reduce_lr_on_plateau", points));
 
-    let out = args.common.out_dir("lr_schedules");
     let mut files = Vec::new();
     // Two panels' worth of lines would crowd one chart: split them.
     let (first, second) = series.split_at(series.len() / 2);
     for (i, part) in [first, second].into_iter().enumerate() {
-        files.extend(
-            render(
-                &LineChart {
-                    title: format!("Learning-rate schedules ({}/2)", i + 1),
-                    x_label: "step".into(),
-                    y_label: "learning rate".into(),
-                    series: part.to_vec(),
-                    ..Default::default()
-                },
-                &out,
-                &format!("schedules_{}", i + 1),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        files.extend(render(
+            &LineChart {
+                title: format!("Learning-rate schedules ({}/2)", i + 1),
+                x_label: "step".into(),
+                y_label: "learning rate".into(),
+                series: part.to_vec(),
+                ..Default::default()
+            },
+            &out,
+            &format!("schedules_{}", i + 1),
+        )?);
     }
     report_figures(&files);
+    Ok(())
 }

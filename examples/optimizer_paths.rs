@@ -7,7 +7,7 @@
 use burn::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::plot::{Contour, Series, render};
 use descent::optimizers::*;
 
@@ -73,14 +73,17 @@ fn lbfgs(b: f64, max_steps: usize) -> Run {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = descent::device::device(&args.common.device).unwrap_or_else(|e| panic!("{e}"));
+    cli::main(|| example(Args::parse()));
+}
+
+fn example(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("optimizer_paths")?;
+    let device = descent::device::device(args.common.device.as_str())?;
     let max_steps = if args.common.quick {
         300
     } else {
         args.max_steps
     };
-    let out = args.common.out_dir("optimizer_paths");
     let mut files = Vec::new();
     for b in [10.0, 100.0] {
         // Plain GD is stable for lr < 2/b; each rate is a reasonable choice for this b.
@@ -136,28 +139,26 @@ fn main() {
             );
         }
         let func = move |x: f64, y: f64| 0.5 * (x * x + b * y * y);
-        files.extend(
-            render(
-                &Contour {
-                    title: format!("Optimizer paths on ½(x² + {b}y²)"),
-                    x_label: "x".into(),
-                    y_label: "y".into(),
-                    x: (-4.0, 4.0),
-                    y: (-4.0, 4.0),
-                    f: &func,
-                    log: true,
-                    paths: runs
-                        .into_iter()
-                        .map(|(name, (path, _))| {
-                            Series::new(name, path.into_iter().take(200).collect())
-                        })
-                        .collect(),
-                },
-                &out,
-                &format!("paths_b{b}"),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        files.extend(render(
+            &Contour {
+                title: format!("Optimizer paths on ½(x² + {b}y²)"),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                x: (-4.0, 4.0),
+                y: (-4.0, 4.0),
+                f: &func,
+                log: true,
+                paths: runs
+                    .into_iter()
+                    .map(|(name, (path, _))| {
+                        Series::new(name, path.into_iter().take(200).collect())
+                    })
+                    .collect(),
+            },
+            &out,
+            &format!("paths_b{b}"),
+        )?);
     }
     report_figures(&files);
+    Ok(())
 }

@@ -5,12 +5,12 @@
 
 use burn::optim::ModuleOptimizer;
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::metrics::{mae, mse, r2};
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, mse_loss};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{AdamConfig, ConstantLrConfig, SgdConfig};
@@ -23,8 +23,12 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("regression")?;
+    let device = args.common.device()?;
     let data = real::diabetes();
     let (mut train, mut test) = data.split(0.25, args.common.seed);
     let (mean, std) = train.moments();
@@ -59,16 +63,14 @@ fn main() {
     for (name, optim, lr) in runs {
         let schedule: Box<dyn Schedule> =
             Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
-        let config = TrainConfig {
-            seed: args.common.seed,
-            ..TrainConfig::new(epochs, 32)
-        };
+        let config = args.common.train_config(name, epochs, 32);
         let mut trainer = Trainer::new(config, optim, schedule);
         let model = LinearModel::new(train.features, 1, true, &device);
+        let model = args.common.resume(&mut trainer, model)?;
         let loss = |m: &LinearModel, b: &Batch| {
             mse_loss(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
         };
-        let model = trainer.fit(model, &train, None, &loss, &device);
+        let model = trainer.fit(model, &train, None, &loss, &device)?;
         let pred: Vec<f32> = model
             .forward(test.x_tensor(&device))
             .into_data()
@@ -85,7 +87,6 @@ fn main() {
         );
         curves.push(Series::indexed(name, &trainer.history().epoch_loss));
     }
-    let out = args.common.out_dir("regression");
     let files = render(
         &LineChart {
             title: "Diabetes: training MSE per epoch (standardised target)".into(),
@@ -97,7 +98,7 @@ fn main() {
         },
         &out,
         "loss_curves",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     report_figures(&files);
+    Ok(())
 }

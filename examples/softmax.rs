@@ -5,12 +5,12 @@
 
 use burn::tensor::Tensor;
 use clap::Parser;
-use descent::lab::cli::{Common, OptimizerArgs, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, OptimizerArgs, report_figures};
 use descent::lab::metrics::{accuracy, confusion_matrix};
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::real;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, cross_entropy};
 use descent::optimizers::CosineAnnealingLrConfig;
 use descent::optimizers::registry::Schedule;
@@ -26,8 +26,12 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("softmax")?;
+    let device = args.common.device()?;
     let (mut train, mut test) = real::iris().split(0.3, args.common.seed);
     let (mean, std) = train.moments();
     train.standardize_with(&mean, &std);
@@ -37,24 +41,16 @@ fn main() {
     let steps = (epochs * train.len().div_ceil(batch)) as u64;
     let (optim, lr) = args
         .optimizer
-        .build("sgd", serde_json::json!({"momentum": 0.9}), 0.1)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .build("sgd", serde_json::json!({"momentum": 0.9}), 0.1)?;
     let schedule: Box<dyn Schedule> = Box::new(CosineAnnealingLrConfig::new(lr, steps).init());
-    let config = TrainConfig {
-        seed: args.common.seed,
-        ..TrainConfig::new(epochs, batch)
-    };
+    let config = args.common.train_config("softmax", epochs, batch);
     let mut trainer = Trainer::new(config, optim, schedule);
     let loss = |m: &LinearModel, b: &Batch| {
         cross_entropy(m.forward(b.x.clone()), b.classes.clone(), Reduction::Mean)
     };
-    let model = trainer.fit(
-        LinearModel::new(4, 3, true, &device),
-        &train,
-        Some(&test),
-        &loss,
-        &device,
-    );
+    let model = LinearModel::new(4, 3, true, &device);
+    let model = args.common.resume(&mut trainer, model)?;
+    let model = trainer.fit(model, &train, Some(&test), &loss, &device)?;
 
     let logits: Tensor<2> = model.forward(test.x_tensor(&device));
     let pred: Vec<usize> = logits
@@ -70,7 +66,6 @@ fn main() {
         println!("  {row:?}");
     }
     let h = trainer.history();
-    let out = args.common.out_dir("softmax");
     let files = render(
         &LineChart {
             title: "Softmax regression on iris: cross-entropy".into(),
@@ -85,7 +80,7 @@ fn main() {
         },
         &out,
         "loss_curves",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     report_figures(&files);
+    Ok(())
 }

@@ -5,12 +5,12 @@
 
 use burn::tensor::Tensor;
 use clap::Parser;
-use descent::lab::cli::{Common, report_figures};
+use descent::lab::cli::{self as cli, CliResult, Common, report_figures};
 use descent::lab::metrics::accuracy;
 use descent::lab::models::LinearModel;
 use descent::lab::plot::{LineChart, Series, render};
 use descent::lab::synthetic;
-use descent::lab::train::{Batch, TrainConfig, Trainer};
+use descent::lab::train::{Batch, Trainer};
 use descent::losses::{Reduction, Regularizer, hinge};
 use descent::optimizers::registry::Schedule;
 use descent::optimizers::{ConstantLrConfig, SgdConfig};
@@ -26,20 +26,21 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
-    let device = args.common.device();
+    cli::main(|| run(Args::parse()));
+}
+
+fn run(args: Args) -> CliResult<()> {
+    let out = args.common.out_dir("svm_hinge")?;
+    let device = args.common.device()?;
     let mut data = synthetic::two_blobs(if args.common.quick { 50 } else { 200 }, args.common.seed);
     for y in data.y.iter_mut() {
         *y = 2.0 * *y - 1.0; // classes as ±1
     }
     let (train, test) = data.split(0.3, args.common.seed);
     let epochs = if args.common.quick { 5 } else { 50 };
-    let l2 = Regularizer::l2(args.lambda).unwrap_or_else(|e| panic!("{e}"));
+    let l2 = Regularizer::l2(args.lambda)?;
     let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
-    let config = TrainConfig {
-        seed: args.common.seed,
-        ..TrainConfig::new(epochs, 16)
-    };
+    let config = args.common.train_config("svm_hinge", epochs, 16);
     let mut trainer = Trainer::new(config, SgdConfig::new().init(), schedule);
     let loss = |m: &LinearModel, b: &Batch| {
         l2.add_to(
@@ -47,13 +48,9 @@ fn main() {
             m,
         )
     };
-    let model = trainer.fit(
-        LinearModel::new(2, 1, true, &device),
-        &train,
-        None,
-        &loss,
-        &device,
-    );
+    let model = LinearModel::new(2, 1, true, &device);
+    let model = args.common.resume(&mut trainer, model)?;
+    let model = trainer.fit(model, &train, None, &loss, &device)?;
 
     let n = test.len();
     let score: Tensor<1> = model.forward(test.x_tensor(&device)).reshape([n]);
@@ -87,7 +84,6 @@ fn main() {
             .filter(|(_, y)| y.abs() < 5.0)
             .collect()
     };
-    let out = args.common.out_dir("svm_hinge");
     let files = render(
         &LineChart {
             title: "Linear SVM (hinge + L2): boundary and margins".into(),
@@ -106,7 +102,7 @@ fn main() {
         },
         &out,
         "boundary",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     report_figures(&files);
+    Ok(())
 }

@@ -3,4 +3,7 @@
 
 mod checkpoint;
 mod credit_card;
+#[allow(dead_code)] // panic_message is for the other suites
+#[path = "../support/messages.rs"]
+mod messages;
 mod metrics;

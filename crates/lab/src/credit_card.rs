@@ -68,12 +68,18 @@ pub fn load(path: impl AsRef<Path>) -> Result<CreditCard, CsvError> {
     from_reader(file)
 }
 
-/// [`load`] from any reader.
+/// The longest line the loader reads (the real file's are under 1 KiB).
+pub const MAX_LINE: usize = 64 << 10;
+/// The most bytes the loader reads (the real file is about 150 MB).
+pub const MAX_BYTES: u64 = 4 << 30;
+
+/// [`load`] from any reader. A line longer than [`MAX_LINE`] or a file longer than
+/// [`MAX_BYTES`] (`/dev/zero`, a binary file) is an error, not a read until memory runs out.
 pub fn from_reader(reader: impl std::io::Read) -> Result<CreditCard, CsvError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(reader);
+        .from_reader(Bounded::new(reader));
     let header = rdr
         .headers()
         .map_err(|e| CsvError::Io(e.to_string()))?
@@ -95,6 +101,9 @@ pub fn from_reader(reader: impl std::io::Read) -> Result<CreditCard, CsvError> {
     for record in rdr.records() {
         let record = match record {
             Ok(r) => r,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                return Err(CsvError::Io(e.to_string()));
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 bad_rows.push(BadRow {
@@ -116,6 +125,45 @@ pub fn from_reader(reader: impl std::io::Read) -> Result<CreditCard, CsvError> {
     let mut data = Dataset::new(x, y, 30);
     data.names = expected[..30].to_vec();
     Ok(CreditCard { data, bad_rows })
+}
+
+/// A reader that stops with an error at a line longer than [`MAX_LINE`] or after
+/// [`MAX_BYTES`] bytes.
+struct Bounded<R> {
+    inner: R,
+    line: usize,
+    total: u64,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            line: 0,
+            total: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        if self.total > MAX_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the file is longer than {MAX_BYTES} bytes; is it the credit-card CSV?"
+            )));
+        }
+        for &b in &buf[..n] {
+            self.line = if b == b'\n' { 0 } else { self.line + 1 };
+            if self.line > MAX_LINE {
+                return Err(std::io::Error::other(format!(
+                    "a line is longer than {MAX_LINE} bytes; is it the credit-card CSV?"
+                )));
+            }
+        }
+        Ok(n)
+    }
 }
 
 fn parse_row(record: &csv::StringRecord) -> Result<(Vec<f32>, f32), String> {

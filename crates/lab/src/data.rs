@@ -100,11 +100,12 @@ impl Dataset {
         (mean.iter().map(|m| *m as f32).collect(), std)
     }
 
-    /// Standardises the features with the given moments: `(x − mean) / std`.
+    /// Standardises the features with the given moments: `(x − mean) / std`, computed in f64
+    /// (values near the ends of f32's range would overflow in f32).
     pub fn standardize_with(&mut self, mean: &[f32], std: &[f32]) {
         for (k, v) in self.x.iter_mut().enumerate() {
             let j = k % self.features;
-            *v = (*v - mean[j]) / std[j];
+            *v = ((*v as f64 - mean[j] as f64) / std[j] as f64) as f32;
         }
     }
 

@@ -4,7 +4,7 @@
 //! - [`models`]: linear/logistic/softmax regression ([`LinearModel`](models::LinearModel)) and
 //!   an [`Mlp`](models::Mlp), as Burn modules.
 //! - [`train`]: shuffled mini-batches, any loss/optimizer/schedule, progress bar, history,
-//!   validation, early stopping, checkpoint and resume.
+//!   validation, early stopping, checkpoint and resume ([`checkpoint`]: crash-safe folders).
 //! - [`data`], [`synthetic`], [`real`], [`credit_card`]: tabular data sets: the seed notebook's
 //!   synthetic sets, an imbalanced fraud-like set, iris/diabetes/wine quality, and the public
 //!   credit-card-fraud CSV.
@@ -12,6 +12,7 @@
 //!   PR-AUC.
 //! - [`plot`]: line charts and contour plots as PNG and SVG, font included.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod credit_card;
 pub mod data;

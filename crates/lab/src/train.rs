@@ -5,10 +5,11 @@
 //! ([`Trainer::step`]), the validation loss ([`Trainer::validate`]) reported to the schedule
 //! (a plateau schedule acts on it) and to early stopping ([`Trainer::track_best`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::lr_scheduler::LrSchedulerRecord;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Device, Int, Tensor};
@@ -20,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use descent_optimizers::registry::Schedule;
 
+use crate::checkpoint::Checkpoints;
 use crate::data::Dataset;
 
-/// What can go wrong saving or resuming a checkpoint.
+/// What can go wrong training, saving or resuming a checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A file could not be read or written.
@@ -43,10 +45,37 @@ pub enum TrainError {
         /// The cause.
         message: String,
     },
+    /// A checkpoint file is missing, truncated or altered (its length or checksum differs
+    /// from the manifest's).
+    #[error(
+        "damaged checkpoint: {path}: {reason} (remove this checkpoint's folder to resume from the one before)"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// There is no checkpoint to resume from.
+    #[error("no checkpoint in {0} to resume from")]
+    NoCheckpoint(PathBuf),
+    /// The checkpoint was saved from another model, optimizer or schedule than the one given.
+    #[error("checkpoint {path}: the {what} differs: {detail}")]
+    Mismatch {
+        /// The checkpoint's folder.
+        path: PathBuf,
+        /// `model`, `optimizer`, `schedule` or `progress`.
+        what: &'static str,
+        /// What was saved and what was given.
+        detail: String,
+    },
+    /// A data set to train or validate on holds no row.
+    #[error("{0} set holds no row: there is nothing to train on")]
+    Empty(&'static str),
 }
 
 impl TrainError {
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
         move |source| Self::Io {
             path: path.to_path_buf(),
             source,
@@ -97,6 +126,10 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Show a progress bar with the running loss.
     pub progress: bool,
+    /// Checkpoints kept by [`Trainer::save`] (the newest ones; default 2).
+    pub keep_last: usize,
+    /// Save a checkpoint into this folder after every epoch (see [`Trainer::save`]).
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -108,6 +141,8 @@ impl TrainConfig {
             seed: 0,
             patience: None,
             progress: false,
+            keep_last: 2,
+            checkpoint: None,
         }
     }
 }
@@ -166,6 +201,11 @@ impl<M: Module + Clone> Trainer<M> {
         }
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
     /// The history so far.
     pub fn history(&self) -> &History {
         &self.history
@@ -178,6 +218,9 @@ impl<M: Module + Clone> Trainer<M> {
 
     /// Trains until `config.epochs` epochs are done or early stopping ends it; returns the
     /// trained model (the best one on validation when early stopping is on).
+    ///
+    /// # Errors
+    /// When the training or validation set holds no row.
     pub fn fit<L>(
         &mut self,
         model: M,
@@ -185,7 +228,7 @@ impl<M: Module + Clone> Trainer<M> {
         val: Option<&Dataset>,
         loss: &L,
         device: &Device,
-    ) -> M
+    ) -> Result<M, TrainError>
     where
         L: Fn(&M, &Batch) -> Tensor<1>,
     {
@@ -194,6 +237,12 @@ impl<M: Module + Clone> Trainer<M> {
     }
 
     /// Trains at most `epochs` more epochs (see [`fit`](Self::fit)).
+    ///
+    /// Each epoch after the first starts by seeding `device`'s random generator from the seed
+    /// and the epoch (dropout and other random operations), so that a run resumed from a
+    /// checkpoint draws the same numbers as an uninterrupted one. The first epoch draws from
+    /// the generator as the caller left it (a lazily initialised model takes its initial
+    /// weights from it at the first forward pass).
     pub fn fit_epochs<L>(
         &mut self,
         mut model: M,
@@ -202,16 +251,25 @@ impl<M: Module + Clone> Trainer<M> {
         loss: &L,
         device: &Device,
         epochs: usize,
-    ) -> M
+    ) -> Result<M, TrainError>
     where
         L: Fn(&M, &Batch) -> Tensor<1>,
     {
+        if train.is_empty() {
+            return Err(TrainError::Empty("training"));
+        }
+        if val.is_some_and(Dataset::is_empty) {
+            return Err(TrainError::Empty("validation"));
+        }
         let batch_size = self.config.batch_size.clamp(1, train.len().max(1));
         let bar = self.progress_bar(epochs * train.len().div_ceil(batch_size));
         let val_batch = val.map(|v| Batch::of(v, device));
         for _ in 0..epochs {
             if self.history.stopped_early {
                 break;
+            }
+            if self.epoch > 0 {
+                device.seed(self.epoch_seed());
             }
             let mut total = 0.0;
             for rows in self.shuffled(train.len()).chunks(batch_size) {
@@ -234,16 +292,24 @@ impl<M: Module + Clone> Trainer<M> {
             };
             self.schedule.report(watched);
             self.epoch += 1;
+            if let Some(dir) = &self.config.checkpoint {
+                self.save(dir, &model)?;
+            }
         }
         bar.finish_and_clear();
-        match (&self.best, self.config.patience) {
+        Ok(match (&self.best, self.config.patience) {
             (Some((_, best)), Some(_))
                 if self.history.stopped_early || self.epoch >= self.config.epochs =>
             {
                 best.clone()
             }
             _ => model,
-        }
+        })
+    }
+
+    /// The seed of this epoch's random numbers (see [`fit_epochs`](Self::fit_epochs)).
+    fn epoch_seed(&self) -> u64 {
+        self.config.seed ^ (self.epoch as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)
     }
 
     /// A progress bar over `steps` optimizer steps (hidden unless `config.progress`).
@@ -309,96 +375,203 @@ impl<M: Module + Clone> Trainer<M> {
         }
     }
 
-    /// Saves the model, the optimizer, the schedule and the progress under `dir`.
-    pub fn save(&self, dir: &Path, model: &M) -> Result<(), TrainError> {
-        std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
-        save_model(model, &dir.join("model.bpk"))?;
-        if let Some((_, best)) = &self.best {
-            save_model(best, &dir.join("best.bpk"))?;
-        }
-        let path = dir.join("optimizer.bpk");
+    /// Saves the model, the optimizer, the schedule and the progress as the next checkpoint
+    /// under `dir` (see [`Checkpoints`]: published by one rename, the newest
+    /// `config.keep_last` kept); returns the checkpoint's folder.
+    pub fn save(&self, dir: &Path, model: &M) -> Result<PathBuf, TrainError> {
+        let current = model_bytes(model, dir)?;
+        let best = match &self.best {
+            Some((_, best)) => Some(model_bytes(best, dir)?),
+            None => None,
+        };
         let optim = self
             .optim
             .into_bytes()
-            .map_err(|e| TrainError::record("optimizer", &path, e))?;
-        std::fs::write(&path, &optim[..]).map_err(TrainError::io(&path))?;
-        let path = dir.join("schedule.bpk");
+            .map_err(|e| TrainError::record("optimizer", dir, e))?;
         let sched = self
             .schedule
             .to_record()
             .into_bytes()
-            .map_err(|e| TrainError::record("schedule", &path, e))?;
-        std::fs::write(&path, &sched[..]).map_err(TrainError::io(&path))?;
+            .map_err(|e| TrainError::record("schedule", dir, e))?;
         let progress = Progress {
             history: self.history.clone(),
             epoch: self.epoch,
             bad_epochs: self.bad_epochs,
             best_val: self.best.as_ref().map(|(v, _)| *v),
         };
-        let path = dir.join("progress.json");
-        let json = serde_json::to_string(&progress)
-            .map_err(|e| TrainError::record("progress", &path, e))?;
-        std::fs::write(&path, json).map_err(TrainError::io(&path))
+        let progress =
+            serde_json::to_vec(&progress).map_err(|e| TrainError::record("progress", dir, e))?;
+        let mut files: Vec<(&str, &[u8])> = vec![
+            (MODEL, &current),
+            (OPTIMIZER, &optim[..]),
+            (SCHEDULE, &sched[..]),
+            (PROGRESS, &progress),
+        ];
+        if let Some(best) = &best {
+            files.push((BEST, best));
+        }
+        let notes = BTreeMap::from([
+            (NOTE_SHAPES.to_string(), shapes(model)),
+            (NOTE_SCHEDULE.to_string(), self.schedule.name().to_string()),
+            (
+                NOTE_OPTIMIZER.to_string(),
+                self.optim.to_record().len().to_string(),
+            ),
+        ]);
+        Checkpoints::new(dir, self.config.keep_last).save(&files, &notes)
     }
 
-    /// Resumes from a checkpoint saved by [`save`](Self::save): `model`, `optim` and
-    /// `schedule` are fresh ones of the same shape and configuration; returns the trainer and
-    /// the model as they were saved.
+    /// Resumes from the newest checkpoint under `dir` (saved by [`save`](Self::save)):
+    /// `model`, `optim` and `schedule` are fresh ones of the same shape and configuration;
+    /// returns the trainer and the model as they were saved.
+    ///
+    /// Everything is read into memory and verified first: a damaged checkpoint, or one saved
+    /// from a model of other shapes, another optimizer or another schedule, is an error naming
+    /// what differs (see [`TrainError`]).
     pub fn resume(
         dir: &Path,
         config: TrainConfig,
         optim: ModuleOptimizer,
-        mut schedule: Box<dyn Schedule>,
+        schedule: Box<dyn Schedule>,
         model: M,
     ) -> Result<(Self, M), TrainError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(TrainError::io(&path))
+        let mut trainer = Self::new(config, optim, schedule);
+        let model = trainer.restore(dir, model)?;
+        Ok((trainer, model))
+    }
+
+    /// [`resume`](Self::resume) into this trainer: its optimizer, schedule and progress take
+    /// the checkpoint's; returns the checkpoint's model (loaded into `model`).
+    pub fn restore(&mut self, dir: &Path, model: M) -> Result<M, TrainError> {
+        let keep = self.config.keep_last;
+        let mut ckpt = Checkpoints::new(dir, keep)
+            .latest()?
+            .ok_or_else(|| TrainError::NoCheckpoint(dir.to_path_buf()))?;
+        let path = ckpt.path.clone();
+        let mismatch = |what, detail: String| TrainError::Mismatch {
+            path: path.clone(),
+            what,
+            detail,
         };
-        let model = load_model(model, &dir.join("model.bpk"))?;
-        let path = dir.join("optimizer.bpk");
-        let optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bpk")?))
+        let note = |key: &str| ckpt.notes.get(key).cloned().unwrap_or_default();
+        let (saved, given) = (note(NOTE_SHAPES), shapes(&model));
+        if saved != given {
+            return Err(mismatch(
+                "model",
+                format!("saved parameter shapes {saved}, the model given has {given}"),
+            ));
+        }
+        let (saved, given) = (note(NOTE_SCHEDULE), self.schedule.name());
+        if saved != given {
+            return Err(mismatch(
+                "schedule",
+                format!("saved from {saved}, the schedule given is {given}"),
+            ));
+        }
+        let mut take = |name: &str| {
+            ckpt.files.remove(name).ok_or_else(|| TrainError::Damaged {
+                path: path.join(name),
+                reason: "is missing from the checkpoint".into(),
+            })
+        };
+        let model_file = take(MODEL)?;
+        let optim_file = take(OPTIMIZER)?;
+        let sched_file = take(SCHEDULE)?;
+        let progress_file = take(PROGRESS)?;
+        let best_file = take(BEST).ok();
+        let model = load_model(model, model_file, &path)?;
+        let optim = self
+            .optim
+            .clone()
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim_file))
             .map_err(|e| TrainError::record("optimizer", &path, e))?;
-        let path = dir.join("schedule.bpk");
-        let record = LrSchedulerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(read(
-            "schedule.bpk",
-        )?))
-        .map_err(|e| TrainError::record("schedule", &path, e))?;
-        schedule.load_record(record);
-        let path = dir.join("progress.json");
-        let progress: Progress = serde_json::from_slice(&read("progress.json")?)
+        let (saved, restored) = (note(NOTE_OPTIMIZER), optim.to_record().len().to_string());
+        if saved != restored {
+            return Err(mismatch(
+                "optimizer",
+                format!(
+                    "the saved state holds {saved} tensors, of which the optimizer given \
+                     restores {restored}: it is another optimizer or configuration"
+                ),
+            ));
+        }
+        let record = LrSchedulerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(sched_file))
+            .map_err(|e| TrainError::record("schedule", &path, e))?;
+        let progress: Progress = serde_json::from_slice(&progress_file)
             .map_err(|e| TrainError::record("progress", &path, e))?;
-        let best = match progress.best_val {
-            Some(v) => Some((v, load_model(model.clone(), &dir.join("best.bpk"))?)),
-            None => None,
+        let h = &progress.history;
+        if h.epoch_loss.len() != progress.epoch || progress.epoch > self.config.epochs {
+            return Err(mismatch(
+                "progress",
+                format!(
+                    "epoch {} with {} epoch losses, for a run of {} epochs",
+                    progress.epoch,
+                    h.epoch_loss.len(),
+                    self.config.epochs
+                ),
+            ));
+        }
+        let best = match (progress.best_val, best_file) {
+            (Some(v), Some(bytes)) => Some((v, load_model(model.clone(), bytes, &path)?)),
+            (Some(_), None) => {
+                return Err(TrainError::Damaged {
+                    path: path.join(BEST),
+                    reason: "is missing, and the progress has a best model".into(),
+                });
+            }
+            (None, _) => None,
         };
-        Ok((
-            Self {
-                config,
-                optim,
-                schedule,
-                history: progress.history,
-                epoch: progress.epoch,
-                bad_epochs: progress.bad_epochs,
-                best,
-            },
-            model,
-        ))
+        self.schedule.load_record(record);
+        self.optim = optim;
+        self.history = progress.history;
+        self.epoch = progress.epoch;
+        self.bad_epochs = progress.bad_epochs;
+        self.best = best;
+        Ok(model)
     }
 }
 
-fn save_model<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
-    let mut store = BurnpackStore::from_file(path).overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| TrainError::record("model", path, e))
+const MODEL: &str = "model.bpk";
+const BEST: &str = "best.bpk";
+const OPTIMIZER: &str = "optimizer.bpk";
+const SCHEDULE: &str = "schedule.bpk";
+const PROGRESS: &str = "progress.json";
+const NOTE_SHAPES: &str = "model_shapes";
+const NOTE_SCHEDULE: &str = "schedule";
+const NOTE_OPTIMIZER: &str = "optimizer_state_tensors";
+
+/// The shapes of `model`'s float parameters in visiting order, as JSON: what a checkpoint must
+/// have been saved from to load into `model`.
+fn shapes<M: Module>(model: &M) -> String {
+    struct Shapes(Vec<Vec<usize>>);
+    impl ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.shape().to_vec());
+        }
+    }
+    let mut s = Shapes(Vec::new());
+    model.visit(&mut s);
+    serde_json::to_string(&s.0).expect("shapes serialize")
 }
 
-fn load_model<M: Module>(mut model: M, path: &Path) -> Result<M, TrainError> {
-    let mut store = BurnpackStore::from_file(path);
+/// `model`'s parameters as burnpack bytes.
+fn model_bytes<M: Module>(model: &M, dir: &Path) -> Result<Vec<u8>, TrainError> {
+    let mut store = BurnpackStore::from_bytes(None);
+    model
+        .save_into(&mut store)
+        .map_err(|e| TrainError::record("model", dir, e))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| TrainError::record("model", dir, e))?;
+    Ok(bytes.to_vec())
+}
+
+/// `model` with the parameters of the burnpack `bytes` (held in memory: nothing stays tied to
+/// the files).
+fn load_model<M: Module>(mut model: M, bytes: Vec<u8>, dir: &Path) -> Result<M, TrainError> {
+    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
     model
         .load_from(&mut store)
-        .map_err(|e| TrainError::record("model", path, e))?;
+        .map_err(|e| TrainError::record("model", dir, e))?;
     Ok(model)
 }

@@ -243,6 +243,7 @@ pair_loss!(BinaryCrossEntropyWithLogitsLoss, BCE_LOGITS, fused);
 ///
 /// # Panics
 /// On probabilities or targets outside [0, 1], mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn binary_cross_entropy<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,
@@ -258,6 +259,7 @@ pub fn binary_cross_entropy<const D: usize>(
 ///
 /// # Panics
 /// On targets outside [0, 1], mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn binary_cross_entropy_with_logits<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

@@ -6,7 +6,7 @@ use burn::tensor::{Int, Tensor};
 use crate::LossSettings;
 use crate::error::or_panic;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce};
+use crate::{LossResult, Reduction, checks, reduction::reduced};
 
 const DENSE: &str = "categorical_cross_entropy";
 const SPARSE: &str = "sparse_categorical_cross_entropy";
@@ -50,6 +50,7 @@ impl CategoricalCrossEntropyLossConfig {
     ///
     /// # Panics
     /// When a hyperparameter is invalid, with the message of `try_init_sparse`.
+    #[track_caller]
     pub fn init_sparse(&self) -> SparseCategoricalCrossEntropyLoss {
         or_panic(self.try_init_sparse())
     }
@@ -103,6 +104,7 @@ impl CategoricalCrossEntropyLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(&self, input: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         or_panic(self.try_forward_no_reduction(input, target))
     }
@@ -110,14 +112,16 @@ impl CategoricalCrossEntropyLoss {
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<2>) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                DENSE,
                 self.try_forward_no_reduction(input, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(&self, input: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         or_panic(self.try_forward(input, target))
     }
@@ -161,6 +165,7 @@ impl SparseCategoricalCrossEntropyLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(&self, input: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
         or_panic(self.try_forward_no_reduction(input, target))
     }
@@ -168,14 +173,16 @@ impl SparseCategoricalCrossEntropyLoss {
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                SPARSE,
                 self.try_forward_no_reduction(input, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
         or_panic(self.try_forward(input, target))
     }
@@ -185,6 +192,7 @@ impl SparseCategoricalCrossEntropyLoss {
 ///
 /// # Panics
 /// On mismatched shapes, negative or NaN/inf values, or `batchmean`.
+#[track_caller]
 pub fn categorical_cross_entropy(
     input: Tensor<2>,
     target: Tensor<2>,
@@ -203,6 +211,7 @@ pub fn categorical_cross_entropy(
 ///
 /// # Panics
 /// On mismatched shapes, class indices out of range, bad probabilities, or `batchmean`.
+#[track_caller]
 pub fn sparse_categorical_cross_entropy(
     input: Tensor<2>,
     target: Tensor<1, Int>,

@@ -32,6 +32,42 @@ pub(crate) fn same_shape(
     Ok(())
 }
 
+/// `other` (argument `arg`) must be on `input`'s device (autodiff or not), and, when it is a
+/// float tensor, of `input`'s dtype: mixing them would panic inside Burn.
+pub(crate) fn same_place<const D: usize, const DO: usize, K: burn::tensor::kind::Basic>(
+    loss: &'static str,
+    arg: &'static str,
+    other: &Tensor<DO, K>,
+    input: &Tensor<D>,
+) -> LossResult<()> {
+    let (device, expected) = (other.device().inner(), input.device().inner());
+    if device != expected {
+        return Err(LossError::new(
+            loss,
+            arg,
+            format!("must be on the input's device {expected:?}; got {device:?}"),
+        ));
+    }
+    let (dtype, expected) = (other.dtype(), input.dtype());
+    if dtype.is_float() && dtype != expected {
+        return Err(LossError::new(
+            loss,
+            arg,
+            format!("must have the input's dtype {expected:?}; got {dtype:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `x` is a half-precision float (f16, bf16): such inputs are computed in f32 (their
+/// masks and class weights are f32, and a softmax in f16 loses too much) and the loss is
+/// returned in their dtype.
+pub(crate) fn half<const D: usize>(x: &Tensor<D>) -> Option<burn::tensor::DType> {
+    let dtype = x.dtype();
+    (dtype.is_float() && dtype != burn::tensor::DType::F32 && dtype != burn::tensor::DType::F64)
+        .then_some(dtype)
+}
+
 /// A scalar hyperparameter must satisfy `ok`; `range` describes the allowed values.
 pub(crate) fn param(
     loss: &'static str,
@@ -259,7 +295,11 @@ pub(crate) fn class_indices<const D: usize>(
     classes: usize,
     ignore_index: Option<i64>,
 ) -> LossResult<()> {
-    if !enabled() {
+    // On the CPU devices the check runs even with the checks off: a bad index would make the
+    // gather that follows panic inside Burn. Elsewhere, off, a bad index gives whatever the
+    // device's gather returns (a number, silently): what turning the checks off gives up.
+    let on_cpu = descent_kernel::is_cpu(&target.device());
+    if !enabled() && !on_cpu {
         return Ok(());
     }
     let target = target.clone().inner();
@@ -271,7 +311,6 @@ pub(crate) fn class_indices<const D: usize>(
         outside = outside.bool_and(target.clone().not_equal_elem(ignore));
     }
     let value = total(outside.float());
-    let on_cpu = descent_kernel::is_cpu(&target.device());
     let exact = move || {
         let found = first_bad(target.to_data(), |v| {
             (v < 0.0 || v >= classes as f64) && Some(v as i64) != ignore_index

@@ -26,6 +26,13 @@ pub(crate) fn check_int_target<const D: usize, const DT: usize>(
         .filter(|(i, _)| *i != 1)
         .map(|(_, d)| *d)
         .collect();
+    if input[1] == 0 {
+        return Err(LossError::new(
+            loss,
+            "input",
+            format!("must have at least one class (dimension 1 of {input:?} is 0)"),
+        ));
+    }
     if DT + 1 != D || target[..] != expected[..] {
         return Err(LossError::new(
             loss,

@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use crate::LossSettings;
 use crate::error::or_panic;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce};
+use crate::{LossResult, Reduction, checks, reduction::reduced};
 
 const NAME: &str = "cosine_embedding_loss";
 /// PyTorch's `EPSILON` added to each squared norm.
@@ -98,6 +98,7 @@ impl CosineEmbeddingLoss {
     }
 
     /// Per-pair losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(
         &self,
         input1: Tensor<2>,
@@ -115,14 +116,16 @@ impl CosineEmbeddingLoss {
         target: Tensor<1>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                NAME,
                 self.try_forward_no_reduction(input1, input2, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(&self, input1: Tensor<2>, input2: Tensor<2>, target: Tensor<1>) -> Tensor<1> {
         or_panic(self.try_forward(input1, input2, target))
     }
@@ -132,6 +135,7 @@ impl CosineEmbeddingLoss {
 ///
 /// # Panics
 /// On mismatched shapes, labels other than ±1, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn cosine_embedding_loss(
     input1: Tensor<2>,
     input2: Tensor<2>,

@@ -1,14 +1,14 @@
 //! Cross-entropy from logits and negative log-likelihood from log-probabilities.
 
 use burn::config::Config;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{DType, Int, Tensor};
 use descent_kernel::Kernel;
 
 use crate::LossSettings;
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten, without_class};
 use crate::error::{LossError, or_panic};
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
+use crate::{LossResult, Reduction, checks, reduction::reduced, stable, weights};
 
 const CE: &str = "cross_entropy";
 const NLL: &str = "nll_loss";
@@ -123,8 +123,8 @@ fn weighted_reduce(
     w_t: Tensor<1>,
     reduction: Reduction,
 ) -> LossResult<Tensor<1>> {
-    if reduction != Reduction::Mean {
-        return Ok(reduce(per_row, reduction));
+    if reduction != Reduction::Mean || per_row.dims()[0] == 0 {
+        return reduced(loss, per_row, reduction);
     }
     let total = w_t.sum();
     checks::nonzero(loss, "target", &total, NO_TARGET)?;
@@ -138,6 +138,7 @@ impl CrossEntropyLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<(Tensor<1>, Tensor<1>)> {
         let classes = check_int_target(CE, &input.dims(), &target.dims())?;
+        checks::same_place(CE, "target", &target, &input)?;
         checks::finite(CE, "input", &input)?;
         let logp = stable::log_softmax(rows(input), 1);
         let target = flat_int(target);
@@ -170,6 +171,10 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
+        if let Some(dtype) = checks::half(&input) {
+            let loss = self.try_forward_no_reduction(input.cast(DType::F32), target)?;
+            return Ok(loss.cast(dtype));
+        }
         let dims = target.dims();
         checks::scope(self.settings.checks, || {
             Ok(unflatten(self.rows_int(input, target)?.0, dims))
@@ -177,6 +182,7 @@ impl CrossEntropyLoss {
     }
 
     /// Per-sample losses; panics on the errors of [`Self::try_forward_no_reduction`].
+    #[track_caller]
     pub fn forward_no_reduction<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -192,6 +198,11 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
+        if let Some(dtype) = checks::half(&input) {
+            return Ok(self
+                .try_forward(input.cast(DType::F32), target)?
+                .cast(dtype));
+        }
         let written_once = self.weight.is_none() && D == 2 && DT == 1;
         if written_once
             && self.settings.kernel == Kernel::Auto
@@ -223,6 +234,8 @@ impl CrossEntropyLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
         let classes = check_int_target(CE, &input.dims(), &target.dims())?;
+        checks::same_place(CE, "target", &target, &input)?;
+        crate::reduction::nonempty(CE, &target.dims(), self.reduction)?;
         checks::finite(CE, "input", &input)?;
         let target = flat_int(target);
         checks::class_indices(CE, &target, classes, Some(self.ignore_index))?;
@@ -254,6 +267,7 @@ impl CrossEntropyLoss {
     }
 
     /// The reduced loss for integer targets; panics on the errors of [`Self::try_forward`].
+    #[track_caller]
     pub fn forward<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -268,6 +282,7 @@ impl CrossEntropyLoss {
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
         checks::same_shape(CE, "target", &target.dims(), "input", &input.dims())?;
+        checks::same_place(CE, "target", &target, &input)?;
         if D < 2 {
             return Err(LossError::new(
                 CE,
@@ -318,6 +333,7 @@ impl CrossEntropyLoss {
     }
 
     /// Per-sample losses for probability targets; panics on errors.
+    #[track_caller]
     pub fn forward_probs_no_reduction<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -334,11 +350,12 @@ impl CrossEntropyLoss {
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(self.rows_probs(input, target)?, self.reduction))
+            reduced(CE, self.rows_probs(input, target)?, self.reduction)
         })
     }
 
     /// The reduced loss for probability targets; panics on errors.
+    #[track_caller]
     pub fn forward_probs<const D: usize>(&self, input: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
         or_panic(self.try_forward_probs(input, target))
     }
@@ -349,6 +366,7 @@ impl CrossEntropyLoss {
 ///
 /// # Panics
 /// On mismatched shapes, class indices out of range, NaN/inf logits, or `batchmean`.
+#[track_caller]
 pub fn cross_entropy(input: Tensor<2>, target: Tensor<1, Int>, reduction: Reduction) -> Tensor<1> {
     or_panic(
         CrossEntropyLossConfig::new()
@@ -418,6 +436,7 @@ impl NllLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<(Tensor<1>, Tensor<1>)> {
         check_int_target(NLL, &input.dims(), &target.dims())?;
+        checks::same_place(NLL, "target", &target, &input)?;
         checks::finite(NLL, "input", &input)?;
         weighted_nll(
             NLL,
@@ -441,6 +460,7 @@ impl NllLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -462,6 +482,7 @@ impl NllLoss {
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -476,6 +497,7 @@ impl NllLoss {
 ///
 /// # Panics
 /// On mismatched shapes, class indices out of range, NaN/inf inputs, or `batchmean`.
+#[track_caller]
 pub fn nll_loss(input: Tensor<2>, target: Tensor<1, Int>, reduction: Reduction) -> Tensor<1> {
     or_panic(NllLossConfig::new().with_reduction(reduction).try_init()).forward(input, target)
 }

@@ -45,6 +45,7 @@ impl From<descent_kernel::OptionError> for LossError {
 pub type LossResult<T> = Result<T, LossError>;
 
 /// Unwraps a loss result, panicking with the error's message (Burn's convention for `forward`).
+#[track_caller]
 pub(crate) fn or_panic<T>(result: LossResult<T>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
 }

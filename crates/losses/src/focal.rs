@@ -10,7 +10,7 @@ use crate::error::or_panic;
 use crate::fused::{self, logistic::logistic};
 use crate::pair::pair_loss;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
+use crate::{LossResult, Reduction, checks, reduction::reduced, stable, weights};
 
 const SIGMOID: &str = "sigmoid_focal_loss";
 const SOFTMAX: &str = "softmax_focal_loss";
@@ -182,6 +182,7 @@ pair_loss!(SigmoidFocalLoss, SIGMOID, fused);
 ///
 /// # Panics
 /// On invalid `alpha`/`gamma`, targets outside [0, 1], mismatched shapes, NaN/inf, `batchmean`.
+#[track_caller]
 pub fn sigmoid_focal_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,
@@ -265,6 +266,7 @@ impl SoftmaxFocalLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
         let classes = check_int_target(SOFTMAX, &input.dims(), &target.dims())?;
+        checks::same_place(SOFTMAX, "target", &target, &input)?;
         checks::finite(SOFTMAX, "input", &input)?;
         checks::class_weights(SOFTMAX, "alpha", self.alpha.as_deref(), classes)?;
         let target = flat_int(target);
@@ -310,6 +312,7 @@ impl SoftmaxFocalLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -325,11 +328,12 @@ impl SoftmaxFocalLoss {
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(self.rows_int(input, target)?, self.reduction))
+            reduced(SOFTMAX, self.rows_int(input, target)?, self.reduction)
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward<const D: usize, const DT: usize>(
         &self,
         input: Tensor<D>,
@@ -343,6 +347,7 @@ impl SoftmaxFocalLoss {
 ///
 /// # Panics
 /// On `gamma < 0`, mismatched shapes, class indices out of range, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn softmax_focal_loss(
     input: Tensor<2>,
     target: Tensor<1, Int>,

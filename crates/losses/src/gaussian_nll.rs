@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use crate::LossSettings;
 use crate::error::{LossError, or_panic};
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce};
+use crate::{LossResult, Reduction, checks, reduction::reduced};
 
 const NAME: &str = "gaussian_nll_loss";
 
@@ -103,6 +103,7 @@ impl GaussianNllLoss {
     }
 
     /// Per-element losses; panics on the errors of [`Self::try_forward_no_reduction`].
+    #[track_caller]
     pub fn forward_no_reduction<const D: usize, const DV: usize>(
         &self,
         input: Tensor<D>,
@@ -120,14 +121,16 @@ impl GaussianNllLoss {
         var: Tensor<DV>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                NAME,
                 self.try_forward_no_reduction(input, target, var)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on the errors of [`Self::try_forward`].
+    #[track_caller]
     pub fn forward<const D: usize, const DV: usize>(
         &self,
         input: Tensor<D>,
@@ -171,6 +174,7 @@ fn broadcast_var<const D: usize, const DV: usize>(
 ///
 /// # Panics
 /// On mismatched shapes, negative variances, non-finite values, or `batchmean`.
+#[track_caller]
 pub fn gaussian_nll_loss<const D: usize, const DV: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

@@ -66,6 +66,7 @@ impl HingeLossConfig {
     ///
     /// # Panics
     /// When a hyperparameter is invalid, with the message of `try_init_squared`.
+    #[track_caller]
     pub fn init_squared(&self) -> SquaredHingeLoss {
         or_panic(self.try_init_squared())
     }
@@ -144,6 +145,7 @@ pair_loss!(SquaredHingeLoss, SQUARED);
 ///
 /// # Panics
 /// On targets other than ±1, mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn hinge<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,
@@ -156,6 +158,7 @@ pub fn hinge<const D: usize>(
 ///
 /// # Panics
 /// On targets other than ±1, mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn squared_hinge<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

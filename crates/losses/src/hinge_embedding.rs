@@ -82,6 +82,7 @@ pair_loss!(HingeEmbeddingLoss, NAME);
 ///
 /// # Panics
 /// On targets other than ±1, mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn hinge_embedding_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

@@ -87,6 +87,7 @@ pair_loss!(HuberLoss, NAME);
 ///
 /// # Panics
 /// On `delta <= 0`, mismatched shapes, non-finite values, or the `batchmean` reduction.
+#[track_caller]
 pub fn huber_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

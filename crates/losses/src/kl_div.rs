@@ -84,6 +84,7 @@ pair_loss!(KlDivLoss, NAME);
 ///
 /// # Panics
 /// On negative targets, mismatched shapes or NaN/inf.
+#[track_caller]
 pub fn kl_div<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

@@ -65,6 +65,7 @@ pair_loss!(L1Loss, NAME);
 ///
 /// # Panics
 /// On mismatched shapes, non-finite values, or the `batchmean` reduction.
+#[track_caller]
 pub fn l1_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

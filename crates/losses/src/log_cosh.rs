@@ -67,6 +67,7 @@ pair_loss!(LogCoshLoss, NAME);
 ///
 /// # Panics
 /// On mismatched shapes, non-finite values, or the `batchmean` reduction.
+#[track_caller]
 pub fn log_cosh<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use crate::LossSettings;
 use crate::error::or_panic;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce};
+use crate::{LossResult, Reduction, checks, reduction::reduced};
 
 const NAME: &str = "margin_ranking_loss";
 
@@ -85,6 +85,7 @@ impl MarginRankingLoss {
     }
 
     /// Per-element losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction<const D: usize>(
         &self,
         input1: Tensor<D>,
@@ -102,14 +103,16 @@ impl MarginRankingLoss {
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                NAME,
                 self.try_forward_no_reduction(input1, input2, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward<const D: usize>(
         &self,
         input1: Tensor<D>,
@@ -124,6 +127,7 @@ impl MarginRankingLoss {
 ///
 /// # Panics
 /// On mismatched shapes, labels other than ±1, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn margin_ranking_loss<const D: usize>(
     input1: Tensor<D>,
     input2: Tensor<D>,

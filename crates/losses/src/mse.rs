@@ -91,6 +91,7 @@ pair_loss!(MseLoss, NAME, fused);
 ///
 /// # Panics
 /// On mismatched shapes, non-finite values, or the `batchmean` reduction.
+#[track_caller]
 pub fn mse_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

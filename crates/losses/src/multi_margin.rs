@@ -6,7 +6,7 @@ use burn::tensor::{Int, Tensor};
 use crate::LossSettings;
 use crate::error::{LossError, or_panic};
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce, weights};
+use crate::{LossResult, Reduction, checks, reduction::reduced, weights};
 
 const NAME: &str = "multi_margin_loss";
 
@@ -128,6 +128,7 @@ impl MultiMarginLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(&self, input: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
         or_panic(self.try_forward_no_reduction(input, target))
     }
@@ -135,14 +136,16 @@ impl MultiMarginLoss {
     /// The reduced loss (the mean is over samples, not weights, as in PyTorch), or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                NAME,
                 self.try_forward_no_reduction(input, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(&self, input: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
         or_panic(self.try_forward(input, target))
     }
@@ -152,6 +155,7 @@ impl MultiMarginLoss {
 ///
 /// # Panics
 /// On mismatched shapes, class indices out of range, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn multi_margin_loss(
     input: Tensor<2>,
     target: Tensor<1, Int>,

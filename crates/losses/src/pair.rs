@@ -38,13 +38,13 @@ macro_rules! pair_loss {
             |l| l,
         )
     };
-    (@reduced none, $self:ident, $input:ident, $target:ident) => {
+    (@reduced none, $name:expr, $self:ident, $input:ident, $target:ident) => {
         $self
             .elementwise($input, $target)
-            .map(|loss| $crate::reduction::reduce(loss, $self.reduction))
+            .and_then(|loss| $crate::reduction::reduced($name, loss, $self.reduction))
     };
-    (@reduced fused, $self:ident, $input:ident, $target:ident) => {
-        $crate::fused::generic_reduced(&$input, &$target, $self.reduction, |x, y| {
+    (@reduced fused, $name:expr, $self:ident, $input:ident, $target:ident) => {
+        $crate::fused::generic_reduced($name, &$input, &$target, $self.reduction, |x, y| {
             $self.with_grad(x, y)
         })
     };
@@ -84,6 +84,7 @@ macro_rules! pair_loss {
             ///
             /// # Panics
             /// On the errors of [`Self::try_forward_no_reduction`].
+            #[track_caller]
             pub fn forward_no_reduction<const D: usize>(
                 &self,
                 input: burn::tensor::Tensor<D>,
@@ -105,7 +106,7 @@ macro_rules! pair_loss {
                 }
                 $crate::checks::scope(self.settings.checks, || {
                     self.finite(&input, &target)?;
-                    $crate::pair::pair_loss!(@reduced $fast, self, input, target)
+                    $crate::pair::pair_loss!(@reduced $fast, $name, self, input, target)
                 })
             }
 
@@ -113,6 +114,7 @@ macro_rules! pair_loss {
             ///
             /// # Panics
             /// On the errors of [`Self::try_forward_no_reduction`].
+            #[track_caller]
             pub fn forward<const D: usize>(
                 &self,
                 input: burn::tensor::Tensor<D>,
@@ -126,11 +128,12 @@ macro_rules! pair_loss {
 
 pub(crate) use pair_loss;
 
-/// `target` must have the shape of `input`.
+/// `target` must have the shape, the device and the dtype of `input`.
 pub(crate) fn same_shape<const D: usize>(
     name: &'static str,
     input: &burn::tensor::Tensor<D>,
     target: &burn::tensor::Tensor<D>,
 ) -> crate::LossResult<()> {
-    crate::checks::same_shape(name, "target", &target.dims(), "input", &input.dims())
+    crate::checks::same_shape(name, "target", &target.dims(), "input", &input.dims())?;
+    crate::checks::same_place(name, "target", target, input)
 }

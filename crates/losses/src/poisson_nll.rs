@@ -110,6 +110,7 @@ pair_loss!(PoissonNllLoss, NAME);
 ///
 /// # Panics
 /// On negative targets, mismatched shapes, non-finite values, or `batchmean`.
+#[track_caller]
 pub fn poisson_nll_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

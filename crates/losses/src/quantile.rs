@@ -81,6 +81,7 @@ pair_loss!(QuantileLoss, NAME);
 ///
 /// # Panics
 /// On `q` outside [0, 1], mismatched shapes, non-finite values, or `batchmean`.
+#[track_caller]
 pub fn quantile<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

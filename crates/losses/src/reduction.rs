@@ -64,6 +64,39 @@ impl Reduction {
     }
 }
 
+/// [`reduce`] for loss `name`, refusing a mean over nothing ([`nonempty`]).
+pub(crate) fn reduced<const D: usize>(
+    name: &'static str,
+    loss: Tensor<D>,
+    reduction: Reduction,
+) -> LossResult<Tensor<1>> {
+    nonempty(name, &loss.dims(), reduction)?;
+    Ok(reduce(loss, reduction))
+}
+
+/// A mean over no element (`mean`, or `batchmean` of an empty batch) is an error naming the
+/// loss: PyTorch returns NaN there; descent refuses it for every loss, whether the value
+/// checks are on or off (the shape says it, no read-back needed).
+pub(crate) fn nonempty(name: &'static str, dims: &[usize], reduction: Reduction) -> LossResult<()> {
+    let empty = match reduction {
+        Reduction::Mean => dims.iter().product::<usize>() == 0,
+        Reduction::BatchMean => dims.first() == Some(&0),
+        _ => false,
+    };
+    if empty {
+        return Err(LossError::new(
+            name,
+            "input",
+            format!(
+                "must hold at least one element for the {} reduction (a mean over nothing is \
+                 undefined); got shape {dims:?}",
+                reduction.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Applies `reduction` to per-element losses `loss`: the single place that reduces.
 ///
 /// `none` flattens to one dimension; `batchmean` divides the sum by `loss.dims()[0]`.

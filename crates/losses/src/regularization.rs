@@ -38,6 +38,7 @@ impl RegularizerConfig {
     ///
     /// # Panics
     /// When a coefficient is negative or not finite, with the message of `try_init`.
+    #[track_caller]
     pub fn init(&self) -> Regularizer {
         crate::error::or_panic(self.try_init())
     }

@@ -15,7 +15,9 @@ pub struct LossSettings {
     pub kernel: Kernel,
     /// Value checks: NaN/inf inputs, targets outside the loss's domain, class indices out of
     /// range (default on), read back from the device once per loss call. Off, bad input gives
-    /// IEEE results (NaN), and a class index out of range gives whatever the gather returns.
+    /// IEEE results (NaN); a class index out of range is still an error on the CPU devices
+    /// (their gather would panic) and gives whatever the gather returns on wgpu. Shapes,
+    /// devices, dtypes and empty means are checked either way (on the host, for free).
     #[config(default = true)]
     pub checks: bool,
 }
@@ -29,6 +31,7 @@ macro_rules! loss_config {
             ///
             /// # Panics
             /// When a hyperparameter is invalid, with the message of `try_init`.
+            #[track_caller]
             pub fn init(&self) -> $loss {
                 $crate::error::or_panic(self.try_init())
             }

@@ -86,6 +86,7 @@ pair_loss!(SmoothL1Loss, NAME);
 ///
 /// # Panics
 /// On `beta < 0`, mismatched shapes, non-finite values, or the `batchmean` reduction.
+#[track_caller]
 pub fn smooth_l1_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,

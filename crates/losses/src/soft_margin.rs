@@ -7,7 +7,7 @@ use crate::LossSettings;
 use crate::error::or_panic;
 use crate::pair::pair_loss;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce, stable, weights};
+use crate::{LossResult, Reduction, checks, reduction::reduced, stable, weights};
 
 const SOFT: &str = "soft_margin_loss";
 const MULTILABEL: &str = "multilabel_soft_margin_loss";
@@ -66,6 +66,7 @@ pair_loss!(SoftMarginLoss, SOFT);
 ///
 /// # Panics
 /// On mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn soft_margin_loss<const D: usize>(
     input: Tensor<D>,
     target: Tensor<D>,
@@ -159,6 +160,7 @@ impl MultilabelSoftMarginLoss {
     }
 
     /// Per-sample losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(&self, input: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         or_panic(self.try_forward_no_reduction(input, target))
     }
@@ -166,14 +168,16 @@ impl MultilabelSoftMarginLoss {
     /// The reduced loss, or an error.
     pub fn try_forward(&self, input: Tensor<2>, target: Tensor<2>) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                MULTILABEL,
                 self.try_forward_no_reduction(input, target)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(&self, input: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         or_panic(self.try_forward(input, target))
     }
@@ -183,6 +187,7 @@ impl MultilabelSoftMarginLoss {
 ///
 /// # Panics
 /// On mismatched shapes, targets outside [0, 1], NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn multilabel_soft_margin_loss(
     input: Tensor<2>,
     target: Tensor<2>,

@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use crate::LossSettings;
 use crate::error::or_panic;
 use crate::settings::loss_config;
-use crate::{LossResult, Reduction, checks, reduction::reduce};
+use crate::{LossResult, Reduction, checks, reduction::reduced};
 
 const NAME: &str = "triplet_margin_loss";
 
@@ -136,6 +136,7 @@ impl TripletMarginLoss {
     }
 
     /// Per-triplet losses; panics on errors.
+    #[track_caller]
     pub fn forward_no_reduction(
         &self,
         anchor: Tensor<2>,
@@ -153,14 +154,16 @@ impl TripletMarginLoss {
         negative: Tensor<2>,
     ) -> LossResult<Tensor<1>> {
         checks::scope(self.settings.checks, || {
-            Ok(reduce(
+            reduced(
+                NAME,
                 self.try_forward_no_reduction(anchor, positive, negative)?,
                 self.reduction,
-            ))
+            )
         })
     }
 
     /// The reduced loss; panics on errors.
+    #[track_caller]
     pub fn forward(
         &self,
         anchor: Tensor<2>,
@@ -176,6 +179,7 @@ impl TripletMarginLoss {
 ///
 /// # Panics
 /// On mismatched shapes, NaN/inf, or `batchmean`.
+#[track_caller]
 pub fn triplet_margin_loss(
     anchor: Tensor<2>,
     positive: Tensor<2>,

@@ -73,6 +73,12 @@ impl GradAccumulator {
     /// The average of the accumulated gradients (over the micro-batches actually added);
     /// resets the accumulator.
     pub fn take<M: Module>(&mut self, module: &M) -> GradientsParams {
+        if self.count == 0 {
+            panic!(
+                "grad_accumulator: take() before any micro-batch was accumulated: there are no \
+                 gradients to step with (call accumulate first, or check is_ready)"
+            );
+        }
         let mut sum = std::mem::take(&mut self.sum);
         if self.count > 1 {
             grads::scale(module, &mut sum, 1.0 / self.count as f64);

@@ -47,6 +47,9 @@ pub fn grad_norm<M: Module>(module: &M, grads: &GradientsParams, norm_type: Norm
     }
     impl GradOp for Norm {
         fn visit<const D: usize>(&mut self, grad: &Tensor<D>) {
+            if grad.shape().num_elements() == 0 {
+                return; // adds nothing to a sum, and has no maximum
+            }
             let abs = grad.clone().abs();
             match self.norm_type {
                 NormType::Inf => {

@@ -131,9 +131,19 @@ impl GradScaler {
     }
 
     /// Replaces the state (to resume from a saved one).
-    pub fn with_state(mut self, state: GradScalerState) -> Self {
+    ///
+    /// # Panics
+    /// When the state's scale is not a finite number > 0 (a corrupt or foreign state).
+    #[track_caller]
+    pub fn with_state(self, state: GradScalerState) -> Self {
+        or_panic(self.try_with_state(state))
+    }
+
+    /// Replaces the state, or says why the saved one is unusable.
+    pub fn try_with_state(mut self, state: GradScalerState) -> OptimResult<Self> {
+        checks::positive(NAME, "state.scale", state.scale)?;
         self.state = state;
-        self
+        Ok(self)
     }
 
     /// `S · loss`, to call `backward()` on.
@@ -178,6 +188,10 @@ impl GradScaler {
 
     /// Updates the scale after a step: back off when `found_inf`, grow after
     /// `growth_interval` good steps in a row.
+    ///
+    /// # Panics
+    /// When backing off has taken the scale to 0: every step would be skipped from then on.
+    #[track_caller]
     pub fn update(&mut self, found_inf: bool) {
         if !self.enabled {
             return;
@@ -186,6 +200,14 @@ impl GradScaler {
         if found_inf {
             s.scale *= self.backoff_factor;
             s.growth_tracker = 0;
+            if s.scale == 0.0 {
+                panic!(
+                    "{NAME}: scale reached {} after backing off at every step: the gradients \
+                     hold inf or NaN at any scale, so no step can be taken (check the loss and \
+                     the model for non-finite values)",
+                    s.scale
+                );
+            }
         } else {
             s.growth_tracker += 1;
             if s.growth_tracker == self.growth_interval {

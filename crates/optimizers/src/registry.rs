@@ -146,33 +146,47 @@ pub fn lbfgs(options: &Value) -> OptimResult<(Lbfgs, f64)> {
     Ok((c.try_init()?, lr))
 }
 
-/// A learning-rate schedule: Burn's [`LrScheduler`], and the metric a plateau schedule
-/// watches ([`ReduceLrOnPlateau`]; the others ignore it).
+/// A learning-rate schedule: Burn's [`LrScheduler`], its name, and the metric a plateau
+/// schedule watches ([`ReduceLrOnPlateau`]; the others ignore it).
 pub trait Schedule: LrScheduler {
+    /// The schedule's name in the registry (PyTorch's, in snake case): what a checkpoint
+    /// records, so that it is not resumed into another schedule.
+    fn name(&self) -> &'static str;
+
     /// Reports the metric measured after the last step (validation loss, say).
     fn report(&mut self, _metric: f64) {}
 }
 
 macro_rules! plain_schedules {
-    ($($s:ty),+) => { $( impl Schedule for $s {} )+ };
+    ($($s:ty => $name:literal),+ $(,)?) => {
+        $( impl Schedule for $s {
+            fn name(&self) -> &'static str {
+                $name
+            }
+        } )+
+    };
 }
 
 plain_schedules!(
-    StepLr,
-    MultiStepLr,
-    ExponentialLr,
-    CosineAnnealingLr,
-    CosineAnnealingWarmRestarts,
-    LinearLr,
-    ConstantLr,
-    PolynomialLr,
-    OneCycleLr,
-    CyclicLr,
-    WarmupCosine,
-    SequentialLr
+    StepLr => "step_lr",
+    MultiStepLr => "multi_step_lr",
+    ExponentialLr => "exponential_lr",
+    CosineAnnealingLr => "cosine_annealing_lr",
+    CosineAnnealingWarmRestarts => "cosine_annealing_warm_restarts",
+    LinearLr => "linear_lr",
+    ConstantLr => "constant_lr",
+    PolynomialLr => "polynomial_lr",
+    OneCycleLr => "one_cycle_lr",
+    CyclicLr => "cyclic_lr",
+    WarmupCosine => "warmup_cosine",
+    SequentialLr => "sequential_lr",
 );
 
 impl Schedule for ReduceLrOnPlateau {
+    fn name(&self) -> &'static str {
+        "reduce_lr_on_plateau"
+    }
+
     fn report(&mut self, metric: f64) {
         ReduceLrOnPlateau::report(self, metric);
     }

@@ -94,6 +94,7 @@ macro_rules! optimizer_config {
             ///
             /// # Panics
             /// When a hyperparameter is invalid (see `try_build`).
+            #[track_caller]
             pub fn build(&self) -> $optim {
                 crate::error::or_panic(self.try_build())
             }
@@ -107,6 +108,7 @@ macro_rules! optimizer_config {
             ///
             /// # Panics
             /// When a hyperparameter is invalid, with a message naming it.
+            #[track_caller]
             pub fn init(&self) -> burn::optim::ModuleOptimizer {
                 crate::error::or_panic(self.try_init())
             }

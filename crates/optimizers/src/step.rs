@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use burn::config::Config;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use descent_kernel::Kernel;
 use descent_kernel::buffer::{self, Buffer};
 use descent_kernel::paths::{self, Path};
@@ -102,6 +102,27 @@ impl Stepper {
         checks::learning_rate(self.name, lr);
         assert_eq!(slots.len(), rule.slots(), "{}: state slots", self.name);
         self.check_shapes(&p, &g, &slots);
+        if p.shape().num_elements() == 0 {
+            // Nothing to update (and nothing to reduce for the checks).
+            let slots = slots
+                .into_iter()
+                .map(|s| s.unwrap_or_else(|| p.zeros_like()));
+            let slots = slots.collect();
+            return (p, slots);
+        }
+        if let Some(dtype) = half(&p) {
+            // f16/bf16: computed in f32 (ε = 1e-8 and β₂ = 0.999 are not representable in f16),
+            // the state kept in f32, the parameter returned in its dtype.
+            let f32 = |t: Tensor<D>| t.cast(DType::F32);
+            let (p32, slots) = self.run(
+                lr,
+                rule,
+                f32(p),
+                f32(g),
+                slots.into_iter().map(|s| s.map(f32)).collect(),
+            );
+            return (p32.cast(dtype), slots);
+        }
         let fused = self.settings.kernel == Kernel::Auto
             && descent_kernel::is_cpu_f32(&p)
             && descent_kernel::is_cpu_f32(&g)
@@ -266,6 +287,12 @@ fn initial<R: Rule, const D: usize, T>(
         None => make(rule.initial(i)),
     };
     slots.into_iter().enumerate().map(start).collect()
+}
+
+/// The dtype of `t` when it is a half-precision float (f16, bf16).
+fn half<const D: usize>(t: &Tensor<D>) -> Option<DType> {
+    let dtype = t.dtype();
+    matches!(dtype, DType::F16 | DType::BF16).then_some(dtype)
 }
 
 /// `Σ 0·t`: 0 when every element of `t` is finite, NaN otherwise (never an overflow).

@@ -23,7 +23,7 @@ use descent_kernel::paths::{self, Path};
 use rayon::prelude::*;
 use wide::f32x8;
 
-use crate::reduction::reduce;
+use crate::reduction::{nonempty, reduce};
 use crate::{LossResult, Reduction};
 
 /// Elements per parallel task.
@@ -255,12 +255,14 @@ pub(crate) fn generic<const D: usize, const DO: usize>(
     Ok(descent_kernel::grad::with_grad(input, out(l), g))
 }
 
-/// [`generic`] reduced by `reduction` into the loss.
+/// [`generic`] reduced by `reduction` into the loss `name`.
 pub(crate) fn generic_reduced<const D: usize>(
+    name: &'static str,
     input: &Tensor<D>,
     target: &Tensor<D>,
     reduction: Reduction,
     eval: impl FnOnce(Tensor<D>, Tensor<D>) -> LossResult<(Tensor<D>, Tensor<D>)>,
 ) -> LossResult<Tensor<1>> {
+    nonempty(name, &input.dims(), reduction)?;
     generic(input, target, reduction, eval, |l| reduce(l, reduction))
 }

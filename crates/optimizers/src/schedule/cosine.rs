@@ -114,13 +114,39 @@ pub struct CosineAnnealingWarmRestarts {
 
 impl CosineAnnealingWarmRestarts {
     /// The learning rate of step `t`.
+    ///
+    /// With `T_mult = 1` the periods repeat: `t_cur = t mod T₀`. Otherwise the restart before
+    /// `t` is found in closed form, as PyTorch does, from
+    /// `n = ⌊log(t (T_mult − 1) / T₀ + 1) / log T_mult⌋`, then corrected by at most one period
+    /// for the rounding of the logarithm.
     pub fn lr_at(&self, t: u64) -> f64 {
-        let (mut t_cur, mut t_i) = (t, self.t_0);
-        while t_cur >= t_i {
-            t_cur -= t_i;
-            t_i = t_i.saturating_mul(self.t_mult);
-        }
+        let (t_cur, t_i) = if self.t_mult == 1 {
+            (t % self.t_0, self.t_0)
+        } else {
+            self.period_of(t)
+        };
         cosine(self.lr, self.eta_min, t_cur as f64, t_i as f64)
+    }
+
+    /// `(t − start of its period, its period)` for `T_mult > 1`: periods `T₀ T_mult^k` start at
+    /// `T₀ (T_mult^k − 1) / (T_mult − 1)`.
+    fn period_of(&self, t: u64) -> (u64, u64) {
+        let (t0, m) = (self.t_0 as f64, self.t_mult as f64);
+        let start = |k: u32| -> Option<u64> {
+            let mk = self.t_mult.checked_pow(k)?;
+            self.t_0.checked_mul((mk - 1) / (self.t_mult - 1))
+        };
+        let mut k = ((t as f64 * (m - 1.0) / t0 + 1.0).log(m)).floor().max(0.0) as u32;
+        // The logarithm may round either way: step to the period that holds `t`.
+        while k > 0 && start(k).is_none_or(|s| s > t) {
+            k -= 1;
+        }
+        while start(k + 1).is_some_and(|s| s <= t) {
+            k += 1;
+        }
+        let begin = start(k).unwrap_or(0);
+        let period = self.t_0.saturating_mul(self.t_mult.saturating_pow(k));
+        (t - begin, period)
     }
 }
 
