@@ -2,8 +2,9 @@
 //! checkpoint → resume giving the history of an uninterrupted run.
 
 mod checkpoint;
+mod cli;
 mod credit_card;
-#[allow(dead_code)] // panic_message is for the other suites
+#[allow(dead_code)] // panic_message and panic_site are for the other suites
 #[path = "../support/messages.rs"]
 mod messages;
 mod metrics;

@@ -396,3 +396,196 @@ fn the_loss_registry_names_what_it_cannot_build() {
     let e = huber.forward(&mut ranks).unwrap_err().to_string();
     assert_mentions(&e, &["huber_loss", "rank 1", "rank 2"]);
 }
+
+/// Input that would panic inside Burn (no class, another device, another dtype) is an error
+/// naming the loss and the argument.
+#[test]
+fn input_burn_would_panic_on_is_an_error_naming_the_loss() {
+    use burn::tensor::DType;
+    let d = device();
+    let err = CrossEntropyLossConfig::new()
+        .init()
+        .try_forward(
+            Tensor::<2>::zeros([2, 0], &d),
+            Tensor::<1, Int>::from_ints([0, 0], &d),
+        )
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["cross_entropy", "input", "at least one class"],
+    );
+    #[allow(deprecated)]
+    let other = Device::ndarray();
+    let err = MseLossConfig::new()
+        .init()
+        .try_forward(Tensor::<1>::zeros([2], &d), Tensor::<1>::zeros([2], &other))
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["mse_loss", "target", "device"]);
+    let err = CrossEntropyLossConfig::new()
+        .with_weight(Some(vec![1.0, 2.0]))
+        .init()
+        .try_forward(
+            Tensor::<2>::zeros([2, 2], &d),
+            Tensor::<1, Int>::from_ints([0, 1], &other),
+        )
+        .unwrap_err();
+    assert_mentions(&err.to_string(), &["cross_entropy", "target", "device"]);
+    let half = Tensor::<1>::zeros([2], &d).cast(DType::F16);
+    let err = MseLossConfig::new()
+        .init()
+        .try_forward(half, Tensor::<1>::zeros([2], &d))
+        .unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &["mse_loss", "target", "dtype", "F16", "F32"],
+    );
+}
+
+/// Cross-entropy of f16 and bf16 logits is computed in f32 (its masks and softmax) and returned
+/// in the logits' dtype, with a gradient of that dtype.
+#[test]
+fn half_precision_cross_entropy_is_computed_in_f32() {
+    use burn::tensor::DType;
+    let d = device().autodiff();
+    let logits = [[2.0f32, -1.0, 0.5], [0.0, 3.0, -2.0]];
+    let y = Tensor::<1, Int>::from_ints([0, 2], &d);
+    let reference = cross_entropy(
+        Tensor::<2>::from_floats(logits, &d),
+        y.clone(),
+        Reduction::Mean,
+    )
+    .into_scalar::<f64>();
+    for dtype in [DType::F16, DType::BF16] {
+        let x = Tensor::<2>::from_floats(logits, &d)
+            .cast(dtype)
+            .require_grad();
+        let loss = cross_entropy(x.clone(), y.clone(), Reduction::Mean);
+        assert_eq!(loss.dtype(), dtype);
+        let v = loss.clone().into_scalar::<f64>();
+        assert!(
+            (v - reference).abs() < 2e-2,
+            "{dtype:?}: {v} vs {reference}"
+        );
+        let g = x.grad(&loss.backward()).expect("a gradient");
+        assert_eq!(g.dtype(), dtype);
+        assert!(g.into_data().iter::<f64>().all(f64::is_finite));
+    }
+}
+
+/// One rule for a mean over no element, for every loss and with the checks on or off: an
+/// error naming the loss (PyTorch gives NaN); a sum over no element is 0.
+#[test]
+fn a_mean_over_no_element_is_an_error_for_every_loss() {
+    let d = device();
+    let empty = || Tensor::<1>::zeros([0], &d);
+    for checks in [true, false] {
+        type Call<'a> = Box<dyn Fn() -> LossResult<Tensor<1>> + 'a>;
+        let pair: [(&str, Call); 5] = [
+            (
+                "mse_loss",
+                Box::new(|| {
+                    MseLossConfig::new()
+                        .with_checks(checks)
+                        .init()
+                        .try_forward(empty(), empty())
+                }),
+            ),
+            (
+                "l1_loss",
+                Box::new(|| {
+                    L1LossConfig::new()
+                        .with_checks(checks)
+                        .init()
+                        .try_forward(empty(), empty())
+                }),
+            ),
+            (
+                "binary_cross_entropy_with_logits",
+                Box::new(|| {
+                    BinaryCrossEntropyWithLogitsLossConfig::new()
+                        .with_checks(checks)
+                        .init()
+                        .try_forward(empty(), empty())
+                }),
+            ),
+            (
+                "sigmoid_focal_loss",
+                Box::new(|| {
+                    SigmoidFocalLossConfig::new()
+                        .with_checks(checks)
+                        .init()
+                        .try_forward(empty(), empty())
+                }),
+            ),
+            (
+                "cross_entropy",
+                Box::new(|| {
+                    CrossEntropyLossConfig::new()
+                        .with_checks(checks)
+                        .init()
+                        .try_forward(
+                            Tensor::<2>::zeros([0, 3], &d),
+                            Tensor::<1, Int>::zeros([0], &d),
+                        )
+                }),
+            ),
+        ];
+        for (name, loss) in pair {
+            let err = loss().unwrap_err();
+            assert_mentions(&err.to_string(), &[name, "at least one element", "mean"]);
+        }
+    }
+    let sum = MseLossConfig::new()
+        .with_reduction(Reduction::Sum)
+        .init()
+        .forward(empty(), empty());
+    assert_eq!(sum.into_scalar::<f64>(), 0.0);
+}
+
+/// With the checks off, a class index out of range is still an error on the CPU devices (the
+/// gather would panic inside Burn there), on the fused and the generic path.
+#[test]
+fn class_indices_are_checked_on_the_cpu_even_with_the_checks_off() {
+    #[allow(deprecated)]
+    for d in [Device::flex(), Device::ndarray()] {
+        for kernel in [Kernel::Auto, Kernel::Generic] {
+            let err = CrossEntropyLossConfig::new()
+                .with_checks(false)
+                .with_kernel(kernel)
+                .init()
+                .try_forward(
+                    Tensor::<2>::zeros([2, 3], &d),
+                    Tensor::<1, Int>::from_ints([0, 5], &d),
+                )
+                .unwrap_err();
+            assert_mentions(&err.to_string(), &["cross_entropy", "target", "got 5"]);
+        }
+    }
+}
+
+/// A loss's panic points at the caller's line, not at the library's.
+#[test]
+fn loss_panics_point_at_the_caller() {
+    use crate::messages::panic_site;
+    let d = device();
+    let (msg, file) = panic_site(|| {
+        mse_loss(
+            Tensor::<1>::zeros([2], &d),
+            Tensor::<1>::zeros([3], &d),
+            Reduction::Mean,
+        );
+    });
+    assert_mentions(&msg, &["mse_loss", "target"]);
+    assert!(file.ends_with("errors.rs"), "reported at {file}");
+    let (_, file) = panic_site(|| {
+        HuberLossConfig::new().with_delta(-1.0).init();
+    });
+    assert!(file.ends_with("errors.rs"), "reported at {file}");
+    let (_, file) = panic_site(|| {
+        CrossEntropyLossConfig::new().init().forward(
+            Tensor::<2>::zeros([1, 2], &d),
+            Tensor::<1, Int>::from_ints([7], &d),
+        );
+    });
+    assert!(file.ends_with("errors.rs"), "reported at {file}");
+}

@@ -356,3 +356,146 @@ fn a_state_of_another_shape_is_refused() {
         assert_mentions(&msg, &["adam", "state", "[3, 2]", "[1, 2]"]);
     }
 }
+
+/// A parameter with no element is stepped (nothing to do) on both kernels, and the infinity
+/// norm of gradients that include an empty one is the others' maximum: no panic from Burn's
+/// empty reductions.
+#[test]
+fn empty_parameters_and_gradients_are_handled() {
+    use burn::module::{Module, Param};
+    use burn::optim::Optimizer;
+    let device = device();
+    for kernel in [Kernel::Auto, Kernel::Generic] {
+        let adam = AdamConfig::new().with_kernel(kernel).build();
+        let p = Tensor::<2>::zeros([0, 3], &device);
+        let (p, state) = adam.step(0.1, p, Tensor::<2>::zeros([0, 3], &device), None);
+        assert_eq!(p.dims(), [0, 3]);
+        let (p, _) = adam.step(0.1, p, Tensor::<2>::zeros([0, 3], &device), state);
+        assert_eq!(p.dims(), [0, 3]);
+    }
+    #[derive(Module, Debug)]
+    struct Two {
+        a: Param<Tensor<1>>,
+        b: Param<Tensor<1>>,
+    }
+    let two = Two {
+        a: Param::from_tensor(Tensor::from_floats([1.0, -3.0], &device)),
+        b: Param::from_tensor(Tensor::<1>::zeros([0], &device)),
+    };
+    let mut grads = GradientsParams::new();
+    grads.register(
+        two.a.id,
+        Tensor::<1>::from_floats([0.5, -2.0], &device.clone().inner()),
+    );
+    grads.register(two.b.id, Tensor::<1>::zeros([0], &device.clone().inner()));
+    assert_eq!(grad_norm(&two, &grads, NormType::Inf), 2.0);
+    let norm = clip_grad_norm(&two, &mut grads, 1.0, NormType::L2);
+    assert!((norm - 4.25f64.sqrt()).abs() < 1e-6, "{norm}");
+}
+
+/// f16 and bf16 parameters are stepped in f32 (ε = 1e-8 underflows to 0 in f16, which left
+/// ±inf and NaN after one Adam step) and come back in their dtype, with an f32 state.
+#[test]
+fn half_precision_parameters_are_stepped_in_f32() {
+    use burn::optim::Optimizer;
+    use burn::tensor::DType;
+    let device = device().inner();
+    let start = [0.5f32, -0.25, 0.0, 1.0];
+    let grad = [1e-3f32, -2e-3, 0.0, 4e-4];
+    let adam = AdamConfig::new().build();
+    let (reference, _) = adam.step(
+        0.01,
+        Tensor::<1>::from_floats(start, &device),
+        Tensor::<1>::from_floats(grad, &device),
+        None,
+    );
+    let reference: Vec<f32> = reference.into_data().iter::<f32>().collect();
+    for dtype in [DType::F16, DType::BF16] {
+        let p = Tensor::<1>::from_floats(start, &device).cast(dtype);
+        let g = Tensor::<1>::from_floats(grad, &device).cast(dtype);
+        let (p, state) = adam.step(0.01, p, g, None);
+        assert_eq!(p.dtype(), dtype);
+        assert_eq!(state.expect("a state").exp_avg.dtype(), DType::F32);
+        for (a, r) in p.into_data().iter::<f32>().zip(&reference) {
+            assert!(
+                a.is_finite() && (a - r).abs() < 1e-2,
+                "{dtype:?}: {a} vs {r}"
+            );
+        }
+    }
+}
+
+/// Misuse of the accumulator and the loss scaler is an error naming it, not a silent no-op.
+#[test]
+fn accumulator_and_scaler_misuse_is_an_error() {
+    let device = device();
+    let net = Net::new(&device);
+    let msg = panic_message(|| {
+        GradAccumulator::new(2).take(&net);
+    });
+    assert_mentions(&msg, &["grad_accumulator", "take", "accumulate"]);
+    assert_mentions(
+        &err(GradScalerConfig::new().with_init_scale(f64::NAN).try_init()),
+        &["grad_scaler", "init_scale"],
+    );
+    let scaler = GradScalerConfig::new().init();
+    let state = GradScalerState {
+        scale: f64::NAN,
+        growth_tracker: 0,
+    };
+    assert_mentions(
+        &err(scaler.clone().try_with_state(state)),
+        &["grad_scaler", "state.scale"],
+    );
+    // Backing off at every step takes the scale to 0, where no step can ever be taken.
+    let mut scaler = GradScalerConfig::new().with_init_scale(1e-300).init();
+    let msg = panic_message(move || {
+        for _ in 0..100 {
+            scaler.update(true);
+        }
+    });
+    assert_mentions(&msg, &["grad_scaler", "scale reached 0"]);
+}
+
+/// `CosineAnnealingWarmRestarts` finds the period of any step in closed form: the same rates
+/// as walking the periods one by one, and at step 2⁴⁰ in no time.
+#[test]
+fn warm_restarts_reach_any_step_in_closed_form() {
+    for t_mult in [1u64, 2, 3] {
+        let s = CosineAnnealingWarmRestartsConfig::new(0.1, 5)
+            .with_t_mult(t_mult)
+            .with_eta_min(0.01)
+            .init();
+        let (mut t_cur, mut t_i) = (0u64, 5u64);
+        for t in 0..2000u64 {
+            let expected = 0.01
+                + (0.1 - 0.01) * (1.0 + (std::f64::consts::PI * t_cur as f64 / t_i as f64).cos())
+                    / 2.0;
+            assert!(
+                (s.lr_at(t) - expected).abs() < 1e-12,
+                "T_mult {t_mult}, step {t}: {} vs {expected}",
+                s.lr_at(t)
+            );
+            t_cur += 1;
+            if t_cur == t_i {
+                t_cur = 0;
+                t_i *= t_mult;
+            }
+        }
+        let start = std::time::Instant::now();
+        let lr = s.lr_at(1 << 40);
+        assert!(lr.is_finite() && (0.01..=0.1).contains(&lr), "{lr}");
+        assert!(start.elapsed() < std::time::Duration::from_millis(50));
+    }
+}
+
+/// An optimizer's panic points at the caller's line, not at the library's.
+#[test]
+fn optimizer_panics_point_at_the_caller() {
+    use crate::messages::panic_site;
+    let (msg, file) = panic_site(|| {
+        AdamConfig::new().with_beta_1(2.0).init();
+    });
+    assert_mentions(&msg, &["adam", "beta_1"]);
+    assert!(file.ends_with("errors.rs"), "reported at {file}");
+}

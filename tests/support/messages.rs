@@ -19,3 +19,25 @@ pub fn assert_mentions(message: &str, parts: &[&str]) {
         );
     }
 }
+
+/// The message and the source file of the panic `f` raises: the file a `#[track_caller]`
+/// chain reports, which should be the caller's, not the library's.
+pub fn panic_site(f: impl FnOnce()) -> (String, String) {
+    use std::cell::RefCell;
+    use std::sync::Once;
+    thread_local! {
+        static SITE: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let file = info.location().map(|l| l.file().to_string());
+            SITE.with_borrow_mut(|s| *s = file);
+            previous(info);
+        }));
+    });
+    let message = panic_message(f);
+    let file = SITE.with_borrow_mut(Option::take).unwrap_or_default();
+    (message, file)
+}

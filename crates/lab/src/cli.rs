@@ -91,7 +91,7 @@ impl Common {
             .unwrap_or_else(|| PathBuf::from("out").join(example));
         let unwritable = |e: std::io::Error| format!("--out {}: {e}", dir.display());
         std::fs::create_dir_all(&dir).map_err(unwritable)?;
-        let probe = dir.join(".descent-write-probe");
+        let probe = dir.join(format!(".descent-write-probe-{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(unwritable)?;
         std::fs::remove_file(&probe).map_err(unwritable)?;
         Ok(dir)

@@ -47,5 +47,8 @@ pub type LossResult<T> = Result<T, LossError>;
 /// Unwraps a loss result, panicking with the error's message (Burn's convention for `forward`).
 #[track_caller]
 pub(crate) fn or_panic<T>(result: LossResult<T>) -> T {
-    result.unwrap_or_else(|e| panic!("{e}"))
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }

@@ -51,5 +51,8 @@ pub type OptimResult<T> = Result<T, OptimError>;
 /// Unwraps a result, panicking with the error's message (Burn's convention for `init`).
 #[track_caller]
 pub(crate) fn or_panic<T>(result: OptimResult<T>) -> T {
-    result.unwrap_or_else(|e| panic!("{e}"))
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }
