@@ -1,6 +1,7 @@
 //! The choice of implementation, per optimizer or loss instance.
 
 use burn::config::Config;
+use burn::tensor::{DType, Tensor};
 
 /// Which implementation of a rule an optimizer or a loss runs (a config field, per instance).
 ///
@@ -13,4 +14,12 @@ pub enum Kernel {
     Auto,
     /// Tensor operations on every device, the CPU ones included.
     Generic,
+}
+
+/// The dtype of `t` when it is a half-precision float (`f16`, `bf16`): descent's rules and
+/// losses compute such tensors in `f32` (ε = 1e-8 and β₂ = 0.999 are not representable in
+/// `f16`, and a softmax in half precision loses too much) and return them in their dtype.
+pub fn half<const D: usize>(t: &Tensor<D>) -> Option<DType> {
+    let dtype = t.dtype();
+    matches!(dtype, DType::F16 | DType::BF16).then_some(dtype)
 }

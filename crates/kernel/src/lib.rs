@@ -2,14 +2,15 @@
 //!
 //! What every update rule and fused loss of descent is written in, and where it runs:
 //!
-//! - [`Num`]: the arithmetic a rule is written in once, instantiated for eight `f32` lanes
-//!   (the fused CPU path) and for whole [`Tensor`](burn::tensor::Tensor)s (the generic path,
+//! - [`Num`]: the arithmetic a rule is written in once, instantiated for `f32` lanes (the
+//!   fused CPU path: four for the optimizers' loop, eight for the losses) and for whole [`Tensor`](burn::tensor::Tensor)s (the generic path,
 //!   every device);
 //! - [`buffer`]: the buffers behind Burn tensors on the CPU devices (`flex`, `ndarray`);
 //! - [`zip`]: the fused path's loop, a rule over a parameter's buffers in parallel chunks;
 //! - [`grad`]: a value carrying a gradient computed with it, as an autodiff operation on every
 //!   device (Burn's backend extension);
-//! - [`Kernel`]: the per-instance choice of path, and [`paths`], counters of which path ran;
+//! - [`Kernel`]: the per-instance choice of path, [`half`] (half precision computed in `f32`),
+//!   and [`paths`], counters of which path ran;
 //! - [`Options`]: keyword arguments by name, read by the registries.
 
 // burn-ndarray is deprecated upstream; the ndarray device is supported here on purpose.
@@ -28,7 +29,7 @@ mod tensor;
 pub mod zip;
 
 pub use buffer::{Buffer, is_cpu, is_cpu_f32};
-pub use kernel::Kernel;
+pub use kernel::{Kernel, half};
 pub use num::{Ema, Num};
 pub use options::{OptionError, OptionResult, Options, unread};
 pub use wide::{f32x4, f32x8};

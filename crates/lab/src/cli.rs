@@ -1,7 +1,7 @@
 //! The options every example takes, and how an example ends: a one-line error and exit
 //! status 2 on bad input, never a stack trace.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -124,7 +124,7 @@ impl Common {
     /// them (see [`Trainer::restore`]); otherwise `model` as it is.
     pub fn resume<M: Module + Clone>(&self, trainer: &mut Trainer<M>, model: M) -> CliResult<M> {
         match (trainer.config().checkpoint.clone(), self.resume) {
-            (Some(dir), true) => Ok(trainer.restore(Path::new(&dir), model)?),
+            (Some(dir), true) => Ok(trainer.restore(&dir, model)?),
             _ => Ok(model),
         }
     }

@@ -443,8 +443,7 @@ impl<M: Module + Clone> Trainer<M> {
     /// [`resume`](Self::resume) into this trainer: its optimizer, schedule and progress take
     /// the checkpoint's; returns the checkpoint's model (loaded into `model`).
     pub fn restore(&mut self, dir: &Path, model: M) -> Result<M, TrainError> {
-        let keep = self.config.keep_last;
-        let mut ckpt = Checkpoints::new(dir, keep)
+        let mut ckpt = Checkpoints::new(dir, self.config.keep_last)
             .latest()?
             .ok_or_else(|| TrainError::NoCheckpoint(dir.to_path_buf()))?;
         let path = ckpt.path.clone();
@@ -478,7 +477,6 @@ impl<M: Module + Clone> Trainer<M> {
         let optim_file = take(OPTIMIZER)?;
         let sched_file = take(SCHEDULE)?;
         let progress_file = take(PROGRESS)?;
-        let best_file = take(BEST).ok();
         let model = load_model(model, model_file, &path)?;
         let optim = self
             .optim
@@ -511,15 +509,9 @@ impl<M: Module + Clone> Trainer<M> {
                 ),
             ));
         }
-        let best = match (progress.best_val, best_file) {
-            (Some(v), Some(bytes)) => Some((v, load_model(model.clone(), bytes, &path)?)),
-            (Some(_), None) => {
-                return Err(TrainError::Damaged {
-                    path: path.join(BEST),
-                    reason: "is missing, and the progress has a best model".into(),
-                });
-            }
-            (None, _) => None,
+        let best = match progress.best_val {
+            Some(v) => Some((v, load_model(model.clone(), take(BEST)?, &path)?)),
+            None => None,
         };
         self.schedule.load_record(record);
         self.optim = optim;

@@ -59,15 +59,6 @@ pub(crate) fn same_place<const D: usize, const DO: usize, K: burn::tensor::kind:
     Ok(())
 }
 
-/// Whether `x` is a half-precision float (f16, bf16): such inputs are computed in f32 (their
-/// masks and class weights are f32, and a softmax in f16 loses too much) and the loss is
-/// returned in their dtype.
-pub(crate) fn half<const D: usize>(x: &Tensor<D>) -> Option<burn::tensor::DType> {
-    let dtype = x.dtype();
-    (dtype.is_float() && dtype != burn::tensor::DType::F32 && dtype != burn::tensor::DType::F64)
-        .then_some(dtype)
-}
-
 /// A scalar hyperparameter must satisfy `ok`; `range` describes the allowed values.
 pub(crate) fn param(
     loss: &'static str,

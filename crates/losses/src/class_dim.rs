@@ -7,42 +7,45 @@ use burn::tensor::{Int, Tensor};
 
 use crate::error::{LossError, LossResult};
 
-/// Checks `input` `[N, C, ...]` against an integer `target` `[N, ...]` and returns `C`.
+/// Checks `input` `[N, C, ...]` against an integer `target` `[N, ...]` on its device, and
+/// returns `C`.
 pub(crate) fn check_int_target<const D: usize, const DT: usize>(
     loss: &'static str,
-    input: &[usize; D],
-    target: &[usize; DT],
+    input: &Tensor<D>,
+    target: &Tensor<DT, Int>,
 ) -> LossResult<usize> {
+    let (dims, target_dims) = (input.dims(), target.dims());
     if D < 2 {
         return Err(LossError::new(
             loss,
             "input",
-            format!("must be [N, C] or [N, C, d1, ...]; got {input:?}"),
+            format!("must be [N, C] or [N, C, d1, ...]; got {dims:?}"),
         ));
     }
-    let expected: Vec<usize> = input
+    let expected: Vec<usize> = dims
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != 1)
         .map(|(_, d)| *d)
         .collect();
-    if input[1] == 0 {
+    if dims[1] == 0 {
         return Err(LossError::new(
             loss,
             "input",
-            format!("must have at least one class (dimension 1 of {input:?} is 0)"),
+            format!("must have at least one class (dimension 1 of {dims:?} is 0)"),
         ));
     }
-    if DT + 1 != D || target[..] != expected[..] {
+    if DT + 1 != D || target_dims[..] != expected[..] {
         return Err(LossError::new(
             loss,
             "target",
             format!(
-                "must have shape {expected:?} (input {input:?} without its class dimension); got {target:?}"
+                "must have shape {expected:?} (input {dims:?} without its class dimension); got {target_dims:?}"
             ),
         ));
     }
-    Ok(input[1])
+    crate::checks::same_place(loss, "target", target, input)?;
+    Ok(dims[1])
 }
 
 /// `[N, C, d1, ..., dk]` → `[N·d1···dk, C]`.

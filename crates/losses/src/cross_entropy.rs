@@ -137,8 +137,7 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<(Tensor<1>, Tensor<1>)> {
-        let classes = check_int_target(CE, &input.dims(), &target.dims())?;
-        checks::same_place(CE, "target", &target, &input)?;
+        let classes = check_int_target(CE, &input, &target)?;
         checks::finite(CE, "input", &input)?;
         let logp = stable::log_softmax(rows(input), 1);
         let target = flat_int(target);
@@ -171,7 +170,7 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<DT>> {
-        if let Some(dtype) = checks::half(&input) {
+        if let Some(dtype) = descent_kernel::half(&input) {
             let loss = self.try_forward_no_reduction(input.cast(DType::F32), target)?;
             return Ok(loss.cast(dtype));
         }
@@ -198,7 +197,7 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        if let Some(dtype) = checks::half(&input) {
+        if let Some(dtype) = descent_kernel::half(&input) {
             return Ok(self
                 .try_forward(input.cast(DType::F32), target)?
                 .cast(dtype));
@@ -233,8 +232,7 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        let classes = check_int_target(CE, &input.dims(), &target.dims())?;
-        checks::same_place(CE, "target", &target, &input)?;
+        let classes = check_int_target(CE, &input, &target)?;
         crate::reduction::nonempty(CE, &target.dims(), self.reduction)?;
         checks::finite(CE, "input", &input)?;
         let target = flat_int(target);
@@ -281,8 +279,7 @@ impl CrossEntropyLoss {
         input: Tensor<D>,
         target: Tensor<D>,
     ) -> LossResult<Tensor<1>> {
-        checks::same_shape(CE, "target", &target.dims(), "input", &input.dims())?;
-        checks::same_place(CE, "target", &target, &input)?;
+        crate::pair::same_shape(CE, &input, &target)?;
         if D < 2 {
             return Err(LossError::new(
                 CE,
@@ -435,8 +432,7 @@ impl NllLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<(Tensor<1>, Tensor<1>)> {
-        check_int_target(NLL, &input.dims(), &target.dims())?;
-        checks::same_place(NLL, "target", &target, &input)?;
+        check_int_target(NLL, &input, &target)?;
         checks::finite(NLL, "input", &input)?;
         weighted_nll(
             NLL,

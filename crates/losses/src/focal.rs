@@ -265,8 +265,7 @@ impl SoftmaxFocalLoss {
         input: Tensor<D>,
         target: Tensor<DT, Int>,
     ) -> LossResult<Tensor<1>> {
-        let classes = check_int_target(SOFTMAX, &input.dims(), &target.dims())?;
-        checks::same_place(SOFTMAX, "target", &target, &input)?;
+        let classes = check_int_target(SOFTMAX, &input, &target)?;
         checks::finite(SOFTMAX, "input", &input)?;
         checks::class_weights(SOFTMAX, "alpha", self.alpha.as_deref(), classes)?;
         let target = flat_int(target);

@@ -106,11 +106,11 @@ impl Stepper {
             // Nothing to update (and nothing to reduce for the checks).
             let slots = slots
                 .into_iter()
-                .map(|s| s.unwrap_or_else(|| p.zeros_like()));
-            let slots = slots.collect();
+                .map(|s| s.unwrap_or_else(|| p.zeros_like()))
+                .collect();
             return (p, slots);
         }
-        if let Some(dtype) = half(&p) {
+        if let Some(dtype) = descent_kernel::half(&p) {
             // f16/bf16: computed in f32 (ε = 1e-8 and β₂ = 0.999 are not representable in f16),
             // the state kept in f32, the parameter returned in its dtype.
             let f32 = |t: Tensor<D>| t.cast(DType::F32);
@@ -287,12 +287,6 @@ fn initial<R: Rule, const D: usize, T>(
         None => make(rule.initial(i)),
     };
     slots.into_iter().enumerate().map(start).collect()
-}
-
-/// The dtype of `t` when it is a half-precision float (f16, bf16).
-fn half<const D: usize>(t: &Tensor<D>) -> Option<DType> {
-    let dtype = t.dtype();
-    matches!(dtype, DType::F16 | DType::BF16).then_some(dtype)
 }
 
 /// `Σ 0·t`: 0 when every element of `t` is finite, NaN otherwise (never an overflow).
