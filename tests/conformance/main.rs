@@ -5,6 +5,7 @@
 //! Prints `DEVICE: N passed, M failed` per device and every failure; a case of an unknown kind,
 //! loss, option or input fails.
 
+mod averaging;
 mod golden;
 mod losses;
 mod optimizers;
@@ -19,6 +20,7 @@ fn replay(case: &golden::Case, device: &Device) -> Result<(), String> {
         "optimizer" => optimizers::replay(case, device),
         "schedule" => schedules::replay(case),
         "loss_scaler" => scalers::replay(case, device),
+        "averaged_model" => averaging::replay(case, device),
         other => Err(format!("unknown case kind {other:?}")),
     }
 }

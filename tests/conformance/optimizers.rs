@@ -16,25 +16,87 @@ use descent::kernel::{OptionError, Options};
 
 use crate::golden::{Case, GoldenTensor, compare};
 
-/// The parameters of a case, flattened (every update rule here is element-wise or over all
-/// elements together, so the layout does not change the numbers).
+/// The parameters of a case in their shapes (a scalar as one element), in the case's order.
 #[derive(Module, Debug)]
 pub struct Params {
-    pub p: Vec<Param<Tensor<1>>>,
+    pub p1: Vec<Param<Tensor<1>>>,
+    pub p2: Vec<Param<Tensor<2>>>,
+    pub p3: Vec<Param<Tensor<3>>>,
+    /// `(rank, index)` of each parameter of the case.
+    #[module(skip)]
+    pub order: Vec<(usize, usize)>,
 }
 
 impl Params {
-    pub fn new(tensors: &[GoldenTensor], device: &Device) -> Self {
-        let p = tensors
+    pub fn new(tensors: &[GoldenTensor], device: &Device) -> Result<Self, String> {
+        let mut m = Self {
+            p1: Vec::new(),
+            p2: Vec::new(),
+            p3: Vec::new(),
+            order: Vec::new(),
+        };
+        for t in tensors {
+            let flat = tensor(&t.data, device);
+            let entry = match t.shape[..] {
+                [] | [_] => {
+                    m.p1.push(Param::from_tensor(flat));
+                    (1, m.p1.len() - 1)
+                }
+                [a, b] => {
+                    m.p2.push(Param::from_tensor(flat.reshape([a, b])));
+                    (2, m.p2.len() - 1)
+                }
+                [a, b, c] => {
+                    m.p3.push(Param::from_tensor(flat.reshape([a, b, c])));
+                    (3, m.p3.len() - 1)
+                }
+                ref s => return Err(format!("parameter of rank {} (at most 3)", s.len())),
+            };
+            m.order.push(entry);
+        }
+        Ok(m)
+    }
+
+    /// Each parameter flattened, in the case's order.
+    pub fn flats(&self) -> Vec<Tensor<1>> {
+        self.order
             .iter()
-            .map(|t| Param::from_tensor(tensor(&t.data, device)))
-            .collect();
-        Self { p }
+            .map(|&(rank, i)| match rank {
+                1 => self.p1[i].val(),
+                2 => self.p2[i].val().flatten(0, 1),
+                _ => self.p3[i].val().flatten(0, 2),
+            })
+            .collect()
     }
 
     /// All parameters concatenated.
     pub fn flat(&self) -> Tensor<1> {
-        Tensor::cat(self.p.iter().map(|p| p.val()).collect(), 0)
+        Tensor::cat(self.flats(), 0)
+    }
+
+    /// `values[k]` registered as the gradient of the k-th parameter, in its shape.
+    pub fn grads(
+        &self,
+        values: &[GoldenTensor],
+        device: &Device,
+    ) -> Result<GradientsParams, String> {
+        if values.len() != self.order.len() {
+            return Err(format!(
+                "{} grads for {} parameters",
+                values.len(),
+                self.order.len()
+            ));
+        }
+        let mut g = GradientsParams::new();
+        for (&(rank, i), v) in self.order.iter().zip(values) {
+            let flat = tensor(&v.data, device);
+            match rank {
+                1 => g.register(self.p1[i].id, flat),
+                2 => g.register(self.p2[i].id, flat.reshape(self.p2[i].val().dims())),
+                _ => g.register(self.p3[i].id, flat.reshape(self.p3[i].val().dims())),
+            }
+        }
+        Ok(g)
     }
 }
 
@@ -121,36 +183,31 @@ fn clip(
     o.finish().map_err(e)
 }
 
-fn check_step(
+pub fn check_step(
     case: &Case,
-    t: usize,
+    what: &str,
     module: &Params,
     expected: &[GoldenTensor],
 ) -> Result<(), String> {
-    if expected.len() != module.p.len() {
+    let flats = module.flats();
+    if expected.len() != flats.len() {
         return Err(format!(
-            "step {t}: {} expected tensors for {} parameters",
+            "{what}: {} expected tensors for {} parameters",
             expected.len(),
-            module.p.len()
+            flats.len()
         ));
     }
     let rtol: f64 = case.field("rtol")?;
     let atol: f64 = case.field("atol")?;
-    for (i, (p, e)) in module.p.iter().zip(expected).enumerate() {
-        let data = p.val().to_data();
+    for (i, (p, e)) in flats.into_iter().zip(expected).enumerate() {
+        let data = p.to_data();
         let values: Vec<f64> = data.iter::<f64>().collect();
         let shape = if e.shape.is_empty() {
             vec![1]
         } else {
             e.shape.clone()
         };
-        compare(
-            &format!("step {t} param {i}"),
-            (values, shape),
-            e,
-            rtol,
-            atol,
-        )?;
+        compare(&format!("{what} param {i}"), (values, shape), e, rtol, atol)?;
     }
     Ok(())
 }
@@ -164,6 +221,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         "clip",
         "objective",
         "expected",
+        "expected_average",
         "rtol",
         "atol",
     ];
@@ -177,7 +235,11 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     let grads: Option<Vec<Vec<GoldenTensor>>> = case.optional("grads")?;
     let objective: Option<Objective> = case.optional("objective")?;
     let clip_spec: Option<BTreeMap<String, Value>> = case.optional("clip")?;
-    let mut module = Params::new(&params, device);
+    let mut module = Params::new(&params, device)?;
+    let averages: Option<Vec<Vec<GoldenTensor>>> = case.optional("expected_average")?;
+    if averages.is_some() != (name == "asgd") {
+        return Err("expected_average belongs to asgd cases (and they need it)".into());
+    }
 
     if name == "lbfgs" {
         let (mut lbfgs, lr) = registry::lbfgs(&options).map_err(|e| e.to_string())?;
@@ -198,7 +260,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
                 return Err(e);
             }
             module = next;
-            check_step(case, t, &module, exp)?;
+            check_step(case, &format!("step {t}"), &module, exp)?;
         }
         return Ok(());
     }
@@ -213,18 +275,9 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
                 let step = grads
                     .get(t)
                     .ok_or_else(|| format!("no grads for step {t}"))?;
-                if step.len() != module.p.len() {
-                    return Err(format!(
-                        "step {t}: {} grads for {} parameters",
-                        step.len(),
-                        module.p.len()
-                    ));
-                }
-                let mut g = GradientsParams::new();
-                for (p, gt) in module.p.iter().zip(step) {
-                    g.register(p.id, tensor(&gt.data, &device.clone().inner()));
-                }
-                g
+                module
+                    .grads(step, &device.clone().inner())
+                    .map_err(|e| format!("step {t}: {e}"))?
             }
             (None, Some(objective)) => objective.eval(&module)?.1,
             _ => return Err("a case needs exactly one of grads and objective".into()),
@@ -233,7 +286,19 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
             clip(spec, &module, &mut g)?;
         }
         module = optim.step(lr, module, g);
-        check_step(case, t, &module, exp)?;
+        check_step(case, &format!("step {t}"), &module, exp)?;
+        if let Some(averages) = &averages {
+            let expected = averages
+                .get(t)
+                .ok_or_else(|| format!("no expected_average for step {t}"))?;
+            let averaged = asgd_average(&optim, module.clone());
+            check_step(
+                case,
+                &format!("average after step {t}"),
+                &averaged,
+                expected,
+            )?;
+        }
     }
     Ok(())
 }

@@ -42,7 +42,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         data: vec![1.0, -1.0],
         dtype: "float".into(),
     };
-    let mut module = Params::new(std::slice::from_ref(&start), device);
+    let mut module = Params::new(std::slice::from_ref(&start), device)?;
     let mut optim = SgdConfig::new().init();
     for (t, inf) in found_inf.iter().enumerate() {
         if scaler.scale() != scales[t] {
@@ -62,7 +62,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         };
         let scaled: Vec<f64> = g.iter().map(|v| v * scaler.scale()).collect();
         let mut grads = GradientsParams::new();
-        grads.register(module.p[0].id, tensor(&scaled, &device.clone().inner()));
+        grads.register(module.p1[0].id, tensor(&scaled, &device.clone().inner()));
         let before = module.flat().into_data().iter::<f64>().collect::<Vec<_>>();
         let unscaled = scaler.unscale(&module, grads);
         let (next, stepped) = scaler.step(&mut optim, 0.1, module, unscaled);

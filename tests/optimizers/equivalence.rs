@@ -172,4 +172,25 @@ fn both_kernels_give_the_same_steps_for_every_optimizer() {
             .with_kernel(k)
             .build()
     });
+    same("asgd", |k| {
+        AsgdConfig::new()
+            .with_t0(3.0)
+            .with_lambd(0.01)
+            .with_weight_decay(0.01)
+            .with_kernel(k)
+            .build()
+    });
+    same("rprop", |k| {
+        RpropConfig::new()
+            .with_maximize(true)
+            .with_kernel(k)
+            .build()
+    });
+    same("rprop tight bounds", |k| {
+        RpropConfig::new()
+            .with_etas((0.3, 1.5))
+            .with_step_sizes((0.001, 0.02))
+            .with_kernel(k)
+            .build()
+    });
 }

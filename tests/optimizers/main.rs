@@ -8,5 +8,6 @@ mod errors;
 mod lbfgs;
 #[path = "../support/messages.rs"]
 mod messages;
+mod parity;
 mod records;
 mod update_rules;

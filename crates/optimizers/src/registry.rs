@@ -85,6 +85,10 @@ optimizers! {
     "adadelta" => AdadeltaConfig, 1.0, [rho, eps, weight_decay, maximize];
     "lion" => LionConfig, 1e-4, betas() [weight_decay, maximize];
     "ema_momentum" => EmaMomentumConfig, 1e-2, [beta, weight_decay];
+    "asgd" => AsgdConfig, 1e-2, [lambd, alpha, t0, weight_decay, maximize];
+    "rprop" => RpropConfig, 1e-2, [etas, step_sizes, maximize];
+    "adafactor" => AdafactorConfig, 1e-2, [beta2_decay, eps, d, weight_decay, maximize];
+    "muon" => MuonConfig, 1e-3, [weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn, use_addmm, ns_precision];
 }
 
 /// The names [`optimizer`] knows, L-BFGS aside ([`lbfgs`]).
@@ -148,13 +152,37 @@ pub fn lbfgs(options: &Value) -> OptimResult<(Lbfgs, f64)> {
 
 /// A learning-rate schedule: Burn's [`LrScheduler`], its name, and the metric a plateau
 /// schedule watches ([`ReduceLrOnPlateau`]; the others ignore it).
-pub trait Schedule: LrScheduler {
+pub trait Schedule: LrScheduler + ScheduleClone {
     /// The schedule's name in the registry (PyTorch's, in snake case): what a checkpoint
     /// records, so that it is not resumed into another schedule.
     fn name(&self) -> &'static str;
 
     /// Reports the metric measured after the last step (validation loss, say).
     fn report(&mut self, _metric: f64) {}
+
+    /// Whether, in a [`ChainedScheduler`], this schedule sets the rate outright rather than
+    /// multiplying it by its own change (PyTorch's closed-form schedules, such as `LambdaLR`).
+    fn sets_rate(&self) -> bool {
+        false
+    }
+}
+
+/// Clones a boxed [`Schedule`] (implemented for every `Schedule + Clone`).
+pub trait ScheduleClone {
+    /// A boxed copy.
+    fn clone_schedule(&self) -> Box<dyn Schedule>;
+}
+
+impl<T: Schedule + Clone + 'static> ScheduleClone for T {
+    fn clone_schedule(&self) -> Box<dyn Schedule> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Schedule> {
+    fn clone(&self) -> Self {
+        self.clone_schedule()
+    }
 }
 
 macro_rules! plain_schedules {
@@ -180,7 +208,20 @@ plain_schedules!(
     CyclicLr => "cyclic_lr",
     WarmupCosine => "warmup_cosine",
     SequentialLr => "sequential_lr",
+    MultiplicativeLr => "multiplicative_lr",
+    ChainedScheduler => "chained_scheduler",
+    Swalr => "swalr",
 );
+
+impl Schedule for LambdaLr {
+    fn name(&self) -> &'static str {
+        "lambda_lr"
+    }
+
+    fn sets_rate(&self) -> bool {
+        true
+    }
+}
 
 impl Schedule for ReduceLrOnPlateau {
     fn name(&self) -> &'static str {
@@ -323,6 +364,47 @@ fn reduce_lr_on_plateau(o: &mut Options, lr: f64) -> OptimResult<Box<dyn Schedul
     Ok(Box::new(c.try_init()?))
 }
 
+fn swalr(o: &mut Options, lr: f64) -> OptimResult<Box<dyn Schedule>> {
+    let mut c = SwalrConfig::new(lr, o.required("swa_lr")?);
+    set!(o, c, anneal_epochs);
+    c.anneal_strategy = [AnnealStrategy::Cos, AnnealStrategy::Linear]
+        [choice(o, "anneal_strategy", &["cos", "linear"])?];
+    Ok(Box::new(c.try_init()?))
+}
+
+/// `schedulers`: a list of `{"schedule": name, "options": {..}}`, each built at the base rate
+/// `lr` (the chain's own options cannot hold closures: build a chain with `LambdaLr` parts
+/// with [`ChainedScheduler::new`]).
+fn chained_scheduler(o: &mut Options, lr: f64) -> OptimResult<Box<dyn Schedule>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Part {
+        schedule: String,
+        #[serde(default)]
+        options: Value,
+    }
+    let parts: Vec<Part> = o.required("schedulers")?;
+    let schedules = parts
+        .into_iter()
+        .map(|p| {
+            let mut options = match p.options {
+                Value::Null => serde_json::Map::new(),
+                Value::Object(m) => m,
+                other => {
+                    return Err(OptimError::new(
+                        "chained_scheduler",
+                        "schedulers",
+                        format!("options of {:?} must be an object, got {other}", p.schedule),
+                    ));
+                }
+            };
+            options.entry("lr").or_insert(lr.into());
+            schedule(&p.schedule, &Value::Object(options))
+        })
+        .collect::<OptimResult<Vec<_>>>()?;
+    Ok(Box::new(ChainedScheduler::try_new(schedules, lr)?))
+}
+
 /// One schedule of the registry: its name and builder from the options and the base rate.
 type ScheduleBuilder = fn(&mut Options, f64) -> OptimResult<Box<dyn Schedule>>;
 
@@ -343,6 +425,8 @@ pub const SCHEDULES: &[(&str, ScheduleBuilder)] = &[
     ("cyclic_lr", cyclic_lr),
     ("warmup_cosine", warmup_cosine),
     ("reduce_lr_on_plateau", reduce_lr_on_plateau),
+    ("swalr", swalr),
+    ("chained_scheduler", chained_scheduler),
 ];
 
 /// The schedule `name` configured by its keyword arguments `options`; `lr` is the optimizer's

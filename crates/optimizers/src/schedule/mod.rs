@@ -6,26 +6,32 @@
 //! `lr_at(t)` to read the rate of any step without advancing, and a record holding its step
 //! counter, so training resumes where it stopped.
 
+mod chained;
 mod cosine;
 mod cyclic;
 mod exponential;
+mod lambda;
 mod linear;
 mod one_cycle;
 mod plateau;
 mod polynomial;
 mod sequential;
 mod step;
+mod swalr;
 mod warmup_cosine;
 
+pub use chained::*;
 pub use cosine::*;
 pub use cyclic::*;
 pub use exponential::*;
+pub use lambda::*;
 pub use linear::*;
 pub use one_cycle::*;
 pub use plateau::*;
 pub use polynomial::*;
 pub use sequential::*;
 pub use step::*;
+pub use swalr::*;
 pub use warmup_cosine::*;
 
 /// Implements `LrScheduler` for a schedule with a closed form `lr_at(t)` and a `step: u64`
