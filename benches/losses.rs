@@ -1,7 +1,8 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented function.
 //! Loss forward + backward: cross-entropy [4096 × 1000], BCE-with-logits and sigmoid focal
-//! [1M], MSE [1M], this project's losses side by side with Burn's built-in ones, on flex and
-//! ndarray (`DESCENT_BENCH_DEVICES` to change), in groups `loss/<loss>/<device>`.
+//! [1M], MSE [1M], CTC (T = 100, N = 32, C = 30, S = 30), this project's losses side by side
+//! with Burn's built-in ones, on flex and ndarray (`DESCENT_BENCH_DEVICES` to change), in
+//! groups `loss/<loss>/<device>` (a criterion filter picks some: `-- loss/ctc`).
 //!
 //! `cargo bench --bench losses` then `cargo run --release --example bench_report`.
 
@@ -11,7 +12,7 @@ mod env;
 use std::time::Duration;
 
 use burn::nn::loss as burn_loss;
-use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use descent::losses::*;
 use env::list;
@@ -103,6 +104,52 @@ fn bench(c: &mut Criterion) {
                     burn_mse.forward(x.clone(), t.clone(), burn_loss::Reduction::Mean),
                     &x,
                 )
+            })
+        });
+        g.finish();
+
+        // CTC: log_softmax outputs [T, N, C], padded targets [N, S] without the blank, input
+        // lengths 80..=100 and target lengths 15..=30 (every alignment possible).
+        let (steps, batch, classes, width) = (100, 32, 30, 30);
+        let lp = burn::tensor::activation::log_softmax(
+            Tensor::<3>::random(
+                [steps, batch, classes],
+                Distribution::Normal(0.0, 1.0),
+                &inner,
+            ),
+            2,
+        );
+        let targets = Tensor::<2, Int>::random(
+            [batch, width],
+            Distribution::Uniform(1.0, classes as f64),
+            &inner,
+        );
+        let lengths =
+            |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v, [batch]), &device);
+        let il = lengths((0..batch as i64).map(|i| 100 - (i * 7) % 21).collect());
+        let tl = lengths((0..batch as i64).map(|i| 30 - (i * 5) % 16).collect());
+        let x = Tensor::<3>::from_data(lp.to_data(), &device).require_grad();
+        let y = Tensor::<2, Int>::from_data(targets.to_data(), &device);
+        let mut g = c.benchmark_group(format!("loss/ctc_100x32x30/{name}"));
+        setup(&mut g);
+        both(&mut g, |checks| {
+            let ctc = CtcLossConfig::new().with_checks(checks).init();
+            backward(
+                ctc.forward(x.clone(), y.clone(), il.clone(), tl.clone()),
+                &x,
+            )
+        });
+        let burn_ctc = burn_loss::CTCLossConfig::new().init();
+        g.bench_function("burn", |b| {
+            b.iter(|| {
+                let loss = burn_ctc.forward_with_reduction(
+                    x.clone(),
+                    y.clone(),
+                    il.clone(),
+                    tl.clone(),
+                    burn_loss::Reduction::Mean,
+                );
+                backward(loss, &x)
             })
         });
         g.finish();

@@ -1,6 +1,6 @@
 //! Bad input gets an error that names the loss, the argument and what was expected.
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use descent::losses::*;
 
 use crate::messages::{assert_mentions, panic_message};
@@ -350,13 +350,24 @@ fn the_loss_registry_names_what_it_cannot_build() {
     use descent::losses::registry::{self, AnyTensor, Inputs};
     use serde_json::json;
     let d = device();
-    for name in registry::loss_names() {
-        registry::loss(name, &json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
     let err = |r: Result<Box<dyn registry::DynLoss>, LossError>| match r {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     };
+    // Every option has a default but the sizes of the adaptive softmax.
+    const ADAPTIVE: &str = "adaptive_log_softmax_with_loss";
+    for name in registry::loss_names().filter(|n| *n != ADAPTIVE) {
+        registry::loss(name, &json!({})).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert_mentions(
+        &err(registry::loss(ADAPTIVE, &json!({}))),
+        &[ADAPTIVE, "in_features", "required"],
+    );
+    registry::loss(
+        ADAPTIVE,
+        &json!({"in_features": 4, "n_classes": 6, "cutoffs": [2]}),
+    )
+    .unwrap();
     assert_mentions(
         &err(registry::loss("huberr", &json!({}))),
         &["loss", "huberr", "huber_loss"],
@@ -588,4 +599,227 @@ fn loss_panics_point_at_the_caller() {
         );
     });
     assert!(file.ends_with("errors.rs"), "reported at {file}");
+}
+
+/// The losses of PyTorch 2.15 parity: lengths out of range or longer than the tensors, targets
+/// out of range or equal to the blank, cutoffs not increasing or not below `n_classes`, inputs
+/// of the wrong width or kind — each an error naming the loss, the argument and what was
+/// expected.
+#[test]
+fn parity_losses_name_the_argument_at_fault() {
+    use descent::losses::registry::{self, AnyTensor, Inputs};
+    use serde_json::json;
+    let d = device();
+    let expect = |r: LossResult<Tensor<1>>, loss: &str, arg: &str, parts: &[&str]| {
+        let e = r.unwrap_err();
+        assert_eq!((e.loss, e.argument), (loss, arg), "{e}");
+        assert_mentions(&e.to_string(), parts);
+    };
+
+    // CTC: log_probs [T = 4, N = 2, C = 3], targets [2, S = 2].
+    let lp = || Tensor::<3>::zeros([4, 2, 3], &d).sub_scalar(3.0f64.ln());
+    let ints = |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), &d);
+    let y = || Tensor::<2, Int>::from_ints([[1, 2], [2, 0]], &d);
+    let ctc = CtcLossConfig::new().init();
+    let call = |ctc: &CtcLoss, y: Tensor<2, Int>, il: &[i64], tl: &[i64]| {
+        ctc.try_forward(lp(), y, ints(il), ints(tl))
+    };
+    let c = "ctc_loss";
+    expect(
+        call(&ctc, y(), &[5, 4], &[2, 1]),
+        c,
+        "input_lengths",
+        &["[0, 4]", "got 5", "[0]"],
+    );
+    expect(
+        call(&ctc, y(), &[4, -1], &[2, 1]),
+        c,
+        "input_lengths",
+        &["got -1"],
+    );
+    expect(
+        call(&ctc, y(), &[4, 4], &[3, 1]),
+        c,
+        "target_lengths",
+        &["[0, 2]", "got 3"],
+    );
+    expect(
+        call(&ctc, y(), &[4, 4], &[2, -2]),
+        c,
+        "target_lengths",
+        &["got -2", "[1]"],
+    );
+    expect(
+        call(&ctc, y(), &[4, 4], &[2, 2]),
+        c,
+        "targets",
+        &["blank 0", "got 0", "[1, 1]"],
+    );
+    let bad = Tensor::<2, Int>::from_ints([[1, 3], [2, 0]], &d);
+    expect(
+        call(&ctc, bad, &[4, 4], &[2, 1]),
+        c,
+        "targets",
+        &["[0, 3)", "got 3", "[0, 1]"],
+    );
+    let blank = CtcLossConfig::new().with_blank(3).init();
+    expect(
+        call(&blank, y(), &[4, 4], &[2, 1]),
+        c,
+        "blank",
+        &["[0, 3)", "got 3"],
+    );
+    expect(
+        call(&ctc, y(), &[4], &[2, 1]),
+        c,
+        "input_lengths",
+        &["[2]", "[1]"],
+    );
+    let rows = Tensor::<2, Int>::from_ints([[1, 2]], &d);
+    expect(
+        call(&ctc, rows, &[4, 4], &[2, 1]),
+        c,
+        "targets",
+        &["[2, S]", "[1, 2]"],
+    );
+    let concatenated =
+        ctc.try_forward_concatenated(lp(), ints(&[1, 2]), ints(&[4, 4]), ints(&[2, 1]));
+    expect(concatenated, c, "target_lengths", &["sum", "2", "got 3"]);
+    let nan = ctc.try_forward(lp().mul_scalar(f64::NAN), y(), ints(&[4, 4]), ints(&[2, 1]));
+    expect(nan, c, "log_probs", &["NaN", "[0, 0, 0]"]);
+    let by_name = registry::loss(c, &json!({})).unwrap();
+    let mut inputs = Inputs::new([
+        ("log_probs", AnyTensor::F3(lp())),
+        ("targets", AnyTensor::I2(y())),
+        (
+            "input_lengths",
+            AnyTensor::F1(Tensor::<1>::from_floats([4.0, 4.0], &d)),
+        ),
+        ("target_lengths", AnyTensor::I1(ints(&[2, 1]))),
+    ]);
+    let e = by_name.forward(&mut inputs).unwrap_err().to_string();
+    assert_mentions(&e, &[c, "input_lengths: float tensor of rank 1"]);
+
+    // Multi-label margin: indices in [-1, C).
+    let m = "multilabel_margin_loss";
+    let mlm = MultilabelMarginLossConfig::new().init();
+    let x = || Tensor::<2>::zeros([2, 3], &d);
+    let t = Tensor::<2, Int>::from_ints([[0, -1, 2], [1, 3, -1]], &d);
+    expect(
+        mlm.try_forward(x(), t),
+        m,
+        "target",
+        &["[-1, 3)", "got 3", "[1, 1]"],
+    );
+    let t = Tensor::<2, Int>::from_ints([[0, -2, 2], [1, 0, -1]], &d);
+    expect(mlm.try_forward(x(), t), m, "target", &["got -2", "[0, 1]"]);
+    let t = Tensor::<2, Int>::from_ints([[0, 1], [1, 0]], &d);
+    expect(mlm.try_forward(x(), t), m, "target", &["[2, 3]", "[2, 2]"]);
+
+    // Triplet margin with a distance.
+    let tr = "triplet_margin_with_distance_loss";
+    let e = TripletMarginWithDistanceLossConfig::new()
+        .with_margin(0.0)
+        .try_init()
+        .unwrap_err();
+    assert_mentions(&e.to_string(), &[tr, "margin", "> 0", "got 0"]);
+    let summed = TripletMarginWithDistanceLossConfig::new()
+        .try_init_with(|a, b| a.sub(b).sum())
+        .unwrap();
+    let r = || Tensor::<2>::zeros([3, 2], &d);
+    expect(
+        summed.try_forward(r(), r(), r()),
+        tr,
+        "distance_function",
+        &["[3]", "[1]"],
+    );
+    let pairwise = TripletMarginWithDistanceLossConfig::new().init();
+    let other = Tensor::<2>::zeros([3, 4], &d);
+    expect(
+        pairwise.try_forward(r(), r(), other),
+        tr,
+        "negative",
+        &["[3, 2]", "[3, 4]"],
+    );
+    let e = match registry::loss(tr, &json!({"distance_function": "manhattan"})) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("an unknown distance is an error"),
+    };
+    assert_mentions(
+        &e,
+        &[tr, "distance_function", "pairwise", "cosine", "manhattan"],
+    );
+
+    // Adaptive softmax: cutoffs, targets, input width, weights by name.
+    let a = "adaptive_log_softmax_with_loss";
+    for (cutoffs, why) in [
+        (vec![3, 3], "not strictly increasing"),
+        (vec![3, 10], "below n_classes = 10"),
+        (vec![0, 4], "holds 0"),
+        (vec![], "got none"),
+    ] {
+        let e = AdaptiveLogSoftmaxWithLossConfig::new(6, 10, cutoffs)
+            .try_init(&d)
+            .unwrap_err();
+        assert_eq!((e.loss, e.argument), (a, "cutoffs"));
+        assert_mentions(
+            &e.to_string(),
+            &["strictly increasing positive integers", why],
+        );
+    }
+    let module = AdaptiveLogSoftmaxWithLossConfig::new(6, 10, vec![3, 6]).init(&d);
+    let x = Tensor::<2>::zeros([2, 6], &d);
+    let e = module
+        .try_forward(x.clone(), Tensor::<1, Int>::from_ints([0, 10], &d))
+        .unwrap_err();
+    assert_eq!((e.loss, e.argument), (a, "target"));
+    assert_mentions(&e.to_string(), &["[0, 10)", "got 10", "[1]"]);
+    let e = module
+        .try_forward(
+            Tensor::<2>::zeros([2, 5], &d),
+            Tensor::<1, Int>::from_ints([0, 1], &d),
+        )
+        .unwrap_err();
+    assert_mentions(&e.to_string(), &[a, "input", "in_features = 6", "[2, 5]"]);
+    let e = module
+        .try_log_prob(Tensor::<2>::zeros([2, 7], &d))
+        .unwrap_err();
+    assert_mentions(&e.to_string(), &[a, "input", "in_features = 6"]);
+    let e = match registry::loss(
+        a,
+        &json!({"in_features": 6, "n_classes": 10, "cutoffs": [2.5]}),
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a fractional cutoff is an error"),
+    };
+    assert_mentions(&e, &[a, "cutoffs", "positive integers", "2.5"]);
+    let by_name = registry::loss(
+        a,
+        &json!({"in_features": 6, "n_classes": 10, "cutoffs": [3, 6]}),
+    )
+    .unwrap();
+    let w = |o: usize, i: usize| AnyTensor::F2(Tensor::<2>::zeros([o, i], &d));
+    let mut inputs = Inputs::new([
+        ("input", AnyTensor::F2(x.clone())),
+        (
+            "target",
+            AnyTensor::I1(Tensor::<1, Int>::from_ints([0, 7], &d)),
+        ),
+        ("head.weight", w(5, 6)),
+        ("tail.0.0.weight", w(1, 6)),
+        ("tail.0.1.weight", w(3, 1)),
+        ("tail.1.0.weight", w(0, 6)),
+    ]);
+    let e = by_name.forward(&mut inputs).unwrap_err().to_string();
+    assert_mentions(&e, &[a, "tail.1.1.weight", "required"]);
+    let mut inputs = Inputs::new([
+        ("input", AnyTensor::F2(x)),
+        (
+            "target",
+            AnyTensor::I1(Tensor::<1, Int>::from_ints([0, 7], &d)),
+        ),
+        ("head.weight", w(6, 5)),
+    ]);
+    let e = by_name.forward(&mut inputs).unwrap_err().to_string();
+    assert_mentions(&e, &[a, "head.weight", "[5, 6]", "[6, 5]"]);
 }

@@ -380,3 +380,34 @@ pub(crate) fn class_weights(
     }
     Ok(())
 }
+
+/// Every element of the integer tensor `x` (argument `arg`) must lie in `[lo, hi)`; `what`
+/// names what it holds (`"class indices or -1"`). Device number: the count of other elements.
+pub(crate) fn int_range<const D: usize>(
+    loss: &'static str,
+    arg: &'static str,
+    x: &Tensor<D, Int>,
+    lo: i64,
+    hi: i64,
+    what: &'static str,
+) -> LossResult<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let x = x.clone().inner();
+    let outside = x
+        .clone()
+        .lower_elem(lo)
+        .bool_or(x.clone().greater_equal_elem(hi));
+    let value = total(outside.float());
+    check(value, move || {
+        match first_bad(x.to_data(), |v| v < lo as f64 || v >= hi as f64) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("must hold {what} in [{lo}, {hi}); got {value} at index {index:?}"),
+            )),
+        }
+    })
+}

@@ -29,9 +29,10 @@
 //! |---|---|
 //! | regression | [`mse_loss`], [`l1_loss`], [`huber_loss`], [`smooth_l1_loss`], [`log_cosh`], [`quantile`], [`poisson_nll_loss`], [`gaussian_nll_loss`] |
 //! | binary | [`binary_cross_entropy`], [`binary_cross_entropy_with_logits`], [`sigmoid_focal_loss`], [`hinge`], [`squared_hinge`], [`soft_margin_loss`], [`hinge_embedding_loss`] |
-//! | multi-class | [`cross_entropy`], [`nll_loss`], [`categorical_cross_entropy`], [`sparse_categorical_cross_entropy`], [`softmax_focal_loss`], [`multi_margin_loss`], [`multilabel_soft_margin_loss`] |
+//! | multi-class | [`cross_entropy`], [`nll_loss`], [`categorical_cross_entropy`], [`sparse_categorical_cross_entropy`], [`softmax_focal_loss`], [`multi_margin_loss`], [`multilabel_margin_loss`], [`multilabel_soft_margin_loss`], [`AdaptiveLogSoftmaxWithLoss`] |
 //! | distributions | [`kl_div`] |
-//! | ranking, embeddings | [`margin_ranking_loss`], [`cosine_embedding_loss`], [`triplet_margin_loss`] |
+//! | ranking, embeddings | [`margin_ranking_loss`], [`cosine_embedding_loss`], [`triplet_margin_loss`], [`triplet_margin_with_distance_loss`] |
+//! | sequences | [`ctc_loss`] |
 //! | regularisers | [`Regularizer`] (L1, L2, elastic net over a module's parameters) |
 //!
 //! Value checks (NaN/inf inputs, target domains, class indices) are read back from the device
@@ -39,12 +40,14 @@
 //! MSE, BCE-with-logits, sigmoid focal and cross-entropy over class indices are written once
 //! over [`descent_kernel::Num`] and fused on the CPU devices ([`LossSettings::kernel`]).
 
+mod adaptive_log_softmax;
 mod binary_cross_entropy;
 mod categorical;
 pub mod checks;
 mod class_dim;
 mod cosine_embedding;
 mod cross_entropy;
+mod ctc;
 mod error;
 mod focal;
 mod fused;
@@ -58,6 +61,7 @@ mod log_cosh;
 mod margin_ranking;
 mod mse;
 mod multi_margin;
+mod multilabel_margin;
 mod pair;
 mod poisson_nll;
 mod quantile;
@@ -69,12 +73,15 @@ mod smooth_l1;
 mod soft_margin;
 pub mod stable;
 mod triplet_margin;
+mod triplet_margin_with_distance;
 mod weights;
 
+pub use adaptive_log_softmax::*;
 pub use binary_cross_entropy::*;
 pub use categorical::*;
 pub use cosine_embedding::*;
 pub use cross_entropy::*;
+pub use ctc::*;
 pub use descent_kernel::Kernel;
 pub use error::{LossError, LossResult};
 pub use focal::*;
@@ -88,6 +95,7 @@ pub use log_cosh::*;
 pub use margin_ranking::*;
 pub use mse::*;
 pub use multi_margin::*;
+pub use multilabel_margin::*;
 pub use poisson_nll::*;
 pub use quantile::*;
 pub use reduction::{Reduction, reduce};
@@ -96,3 +104,4 @@ pub use settings::LossSettings;
 pub use smooth_l1::*;
 pub use soft_margin::*;
 pub use triplet_margin::*;
+pub use triplet_margin_with_distance::*;

@@ -101,6 +101,19 @@ impl Inputs {
             .ok_or_else(|| LossError::new(loss, name, "is a required input, not given"))
     }
 
+    /// The input `name`, a name built at run time (`tail.0.0.weight`); a missing one is an
+    /// error of the loss's `inputs` naming it.
+    pub fn take_str(&mut self, loss: &'static str, name: &str) -> LossResult<AnyTensor> {
+        self.read.insert(name.to_string());
+        self.map.get(name).cloned().ok_or_else(|| {
+            LossError::new(
+                loss,
+                "inputs",
+                format!("must include {name:?}, a required input; not given"),
+            )
+        })
+    }
+
     /// The input `name`, if given.
     pub fn get(&self, name: &str) -> Option<&AnyTensor> {
         self.map.get(name)
@@ -114,11 +127,21 @@ impl Inputs {
     }
 }
 
+/// The outputs a loss gives besides the loss, by name (PyTorch's names: `output`,
+/// `log_prob`, `predict` of `AdaptiveLogSoftmaxWithLoss`).
+pub type Extras = BTreeMap<&'static str, AnyTensor>;
+
 /// A loss built by name: called with its inputs by name.
 pub trait DynLoss {
     /// The loss, reduced as configured; with the `none` reduction the per-element (or
     /// per-sample) losses in PyTorch's shape.
     fn forward(&self, inputs: &mut Inputs) -> LossResult<AnyTensor>;
+
+    /// The loss and the other outputs of a loss that has more (a module whose forward returns
+    /// several, or whose methods give more), by name; none for most losses.
+    fn forward_outputs(&self, inputs: &mut Inputs) -> LossResult<(AnyTensor, Extras)> {
+        Ok((self.forward(inputs)?, Extras::new()))
+    }
 }
 
 fn mismatch(loss: &'static str, what: &[(&str, &AnyTensor)]) -> LossError {
@@ -375,6 +398,221 @@ impl DynLoss for TripletMarginLoss {
     }
 }
 
+impl DynLoss for MultilabelMarginLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "multilabel_margin_loss";
+        match (i.take(NAME, "input")?, i.take(NAME, "target")?) {
+            (AnyTensor::F2(x), AnyTensor::I2(y)) => out!(self, AnyTensor::F1, x, y),
+            // One sample [C]: as a batch of one.
+            (AnyTensor::F1(x), AnyTensor::I1(y)) => {
+                let (c, cy) = (x.dims()[0], y.dims()[0]);
+                out!(self, AnyTensor::F1, x.reshape([1, c]), y.reshape([1, cy]))
+            }
+            (x, y) => Err(mismatch(NAME, &[("input", &x), ("target", &y)])),
+        }
+    }
+}
+
+impl DynLoss for TripletMarginWithDistanceLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "triplet_margin_with_distance_loss";
+        let (a, p, n) = (
+            i.take(NAME, "anchor")?,
+            i.take(NAME, "positive")?,
+            i.take(NAME, "negative")?,
+        );
+        use AnyTensor::*;
+        match (a, p, n) {
+            (F2(a), F2(p), F2(n)) => out!(self, F1, a, p, n),
+            // One triplet [D]: as a batch of one.
+            (F1(a), F1(p), F1(n)) => {
+                let row = |t: Tensor<1>| {
+                    let d = t.dims()[0];
+                    t.reshape([1, d])
+                };
+                out!(self, F1, row(a), row(p), row(n))
+            }
+            (a, p, n) => Err(mismatch(
+                NAME,
+                &[("anchor", &a), ("positive", &p), ("negative", &n)],
+            )),
+        }
+    }
+}
+
+impl DynLoss for CtcLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "ctc_loss";
+        let (lp, y, il, tl) = (
+            i.take(NAME, "log_probs")?,
+            i.take(NAME, "targets")?,
+            i.take(NAME, "input_lengths")?,
+            i.take(NAME, "target_lengths")?,
+        );
+        use AnyTensor::*;
+        match (lp, y, il, tl) {
+            (F3(lp), I2(y), I1(il), I1(tl)) => self.try_forward(lp, y, il, tl).map(F1),
+            (F3(lp), I1(y), I1(il), I1(tl)) => self.try_forward_concatenated(lp, y, il, tl).map(F1),
+            (F2(lp), I1(y), I1(il), I1(tl)) => self.try_forward_unbatched(lp, y, il, tl).map(F1),
+            (lp, y, il, tl) => Err(mismatch(
+                NAME,
+                &[
+                    ("log_probs", &lp),
+                    ("targets", &y),
+                    ("input_lengths", &il),
+                    ("target_lengths", &tl),
+                ],
+            )),
+        }
+    }
+}
+
+/// `triplet_margin_with_distance_loss`: the named distance of `distance_function`
+/// (`pairwise`, PyTorch's default, or `cosine`).
+fn triplet_margin_with_distance(o: &mut Options) -> LossResult<Box<dyn DynLoss>> {
+    let mut c = TripletMarginWithDistanceLossConfig::new();
+    let distance = o.choice("distance_function", &["pairwise", "cosine"])?;
+    c.distance_function = [Distance::Pairwise, Distance::Cosine][distance];
+    o.set("margin", &mut c.margin)?;
+    o.set("swap", &mut c.swap)?;
+    c.reduction = reduction(o)?;
+    o.set("settings", &mut c.settings)?;
+    Ok(Box::new(c.try_init()?))
+}
+
+const ADAPTIVE: &str = "adaptive_log_softmax_with_loss";
+
+/// `nn.AdaptiveLogSoftmaxWithLoss` by name: its weights are inputs under PyTorch's parameter
+/// names (`head.weight` `[out, in]`, `head.bias`, `tail.{i}.0.weight`, `tail.{i}.1.weight`);
+/// the loss is the mean loss, the extras its `output` (`target_log_prob`), `log_prob` and
+/// `predict`.
+struct AdaptiveByName {
+    layout: AdaptiveLayout,
+    head_bias: bool,
+}
+
+fn adaptive_log_softmax_with_loss(o: &mut Options) -> LossResult<Box<dyn DynLoss>> {
+    let in_features: usize = o.required("in_features")?;
+    let n_classes: usize = o.required("n_classes")?;
+    let cutoffs: Vec<f64> = o.required("cutoffs")?;
+    if let Some(c) = cutoffs
+        .iter()
+        .find(|c| c.fract() != 0.0 || **c < 1.0 || !c.is_finite())
+    {
+        return Err(LossError::new(
+            ADAPTIVE,
+            "cutoffs",
+            format!("must be positive integers; got {c} in {cutoffs:?}"),
+        ));
+    }
+    let mut c = AdaptiveLogSoftmaxWithLossConfig::new(
+        in_features,
+        n_classes,
+        cutoffs.iter().map(|c| *c as usize).collect(),
+    );
+    o.set("div_value", &mut c.div_value)?;
+    o.set("head_bias", &mut c.head_bias)?;
+    Ok(Box::new(AdaptiveByName {
+        layout: c.try_layout()?,
+        head_bias: c.head_bias,
+    }))
+}
+
+impl AdaptiveByName {
+    /// The weight `name`, `[out, in]` as PyTorch stores it, in Burn's `[in, out]`.
+    fn weight(i: &mut Inputs, name: &str, dims: [usize; 2]) -> LossResult<Tensor<2>> {
+        match i.take_str(ADAPTIVE, name)? {
+            AnyTensor::F2(w) if w.dims() == dims => Ok(w.transpose()),
+            other => Err(LossError::new(
+                ADAPTIVE,
+                "inputs",
+                format!(
+                    "{name:?} must be a float tensor of shape {dims:?} ([out, in]); got a {} \
+                     {}",
+                    other.describe(),
+                    match &other {
+                        AnyTensor::F2(w) => format!("{:?}", w.dims()),
+                        _ => String::new(),
+                    }
+                ),
+            )),
+        }
+    }
+
+    /// The weights, the input as a batch and whether it was one sample.
+    fn read(
+        &self,
+        i: &mut Inputs,
+    ) -> LossResult<(AdaptiveWeights<'_>, Tensor<2>, Tensor<1, Int>, bool)> {
+        let l = &self.layout;
+        let (x, y) = (i.take(ADAPTIVE, "input")?, i.take(ADAPTIVE, "target")?);
+        let (x, y, single) = match (x, y) {
+            (AnyTensor::F2(x), AnyTensor::I1(y)) => (x, y, false),
+            (AnyTensor::F1(x), AnyTensor::I1(y)) if y.dims() == [1] => {
+                let d = x.dims()[0];
+                (x.reshape([1, d]), y, true)
+            }
+            (x, y) => return Err(mismatch(ADAPTIVE, &[("input", &x), ("target", &y)])),
+        };
+        let head = Self::weight(i, "head.weight", [l.head_size(), l.in_features])?;
+        let head_bias = if self.head_bias {
+            match i.take(ADAPTIVE, "head.bias")? {
+                AnyTensor::F1(b) if b.dims() == [l.head_size()] => Some(b),
+                other => {
+                    return Err(LossError::new(
+                        ADAPTIVE,
+                        "head.bias",
+                        format!(
+                            "must be a float tensor of shape [{}]; got a {}",
+                            l.head_size(),
+                            other.describe()
+                        ),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let mut tails = Vec::with_capacity(l.clusters.len());
+        for (k, &(_, hsz, osz)) in l.clusters.iter().enumerate() {
+            let projection = Self::weight(i, &format!("tail.{k}.0.weight"), [hsz, l.in_features])?;
+            let output = Self::weight(i, &format!("tail.{k}.1.weight"), [osz, hsz])?;
+            tails.push((hsz > 0).then_some((projection, output)));
+        }
+        let weights = AdaptiveWeights {
+            layout: l,
+            head,
+            head_bias,
+            tails,
+        };
+        Ok((weights, x, y, single))
+    }
+}
+
+impl DynLoss for AdaptiveByName {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        let (weights, x, y, _) = self.read(i)?;
+        Ok(AnyTensor::F1(weights.forward(x, y)?.loss))
+    }
+
+    fn forward_outputs(&self, i: &mut Inputs) -> LossResult<(AnyTensor, Extras)> {
+        let (weights, x, y, single) = self.read(i)?;
+        let out = weights.forward(x.clone(), y)?;
+        let log_prob = weights.log_prob(x.clone())?;
+        let log_prob = if single {
+            AnyTensor::F1(log_prob.reshape([self.layout.n_classes]))
+        } else {
+            AnyTensor::F2(log_prob)
+        };
+        let extras = Extras::from([
+            ("target_log_prob", AnyTensor::F1(out.output)),
+            ("log_prob", log_prob),
+            ("predict", AnyTensor::I1(weights.predict(x)?)),
+        ]);
+        Ok((AnyTensor::F1(out.loss), extras))
+    }
+}
+
 /// The reduction option (`mean` by default).
 fn reduction(o: &mut Options) -> LossResult<Reduction> {
     let i = o.choice("reduction", &["mean", "none", "sum", "batchmean"])?;
@@ -387,19 +625,27 @@ fn reduction(o: &mut Options) -> LossResult<Reduction> {
 }
 
 /// The registry's table: one line per loss, `name => Config.builder, [options]` (the
-/// `reduction` and `settings` options are always read).
+/// `reduction` and `settings` options are always read), or `name => custom(builder)` for a
+/// loss whose options need more than setting fields.
 macro_rules! losses {
-    ($($name:literal => $config:ident . $init:ident, [$($field:ident),*];)+) => {
+    (@table [$($out:tt)*]) => {
         /// Every loss, by name, with the builder from its options.
-        pub const LOSSES: &[(&str, Builder)] = &[$(
-            ($name, |o| {
-                let mut c = $config::new();
-                $( o.set(stringify!($field), &mut c.$field)?; )*
-                c.reduction = reduction(o)?;
-                o.set("settings", &mut c.settings)?;
-                Ok(Box::new(c.$init()?))
-            }),
-        )+];
+        pub const LOSSES: &[(&str, Builder)] = &[$($out)*];
+    };
+    (@table [$($out:tt)*] $name:literal => custom($build:path); $($rest:tt)*) => {
+        losses!(@table [$($out)* ($name, $build),] $($rest)*);
+    };
+    (@table [$($out:tt)*] $name:literal => $config:ident . $init:ident, [$($field:ident),*]; $($rest:tt)*) => {
+        losses!(@table [$($out)* ($name, |o| {
+            let mut c = $config::new();
+            $( o.set(stringify!($field), &mut c.$field)?; )*
+            c.reduction = reduction(o)?;
+            o.set("settings", &mut c.settings)?;
+            Ok(Box::new(c.$init()?))
+        }),] $($rest)*);
+    };
+    ($($line:tt)*) => {
+        losses!(@table [] $($line)*);
     };
 }
 
@@ -434,6 +680,10 @@ losses! {
     "margin_ranking_loss" => MarginRankingLossConfig.try_init, [margin];
     "cosine_embedding_loss" => CosineEmbeddingLossConfig.try_init, [margin];
     "triplet_margin_loss" => TripletMarginLossConfig.try_init, [margin, p, eps, swap];
+    "multilabel_margin_loss" => MultilabelMarginLossConfig.try_init, [];
+    "triplet_margin_with_distance_loss" => custom(triplet_margin_with_distance);
+    "ctc_loss" => CtcLossConfig.try_init, [blank, zero_infinity];
+    "adaptive_log_softmax_with_loss" => custom(adaptive_log_softmax_with_loss);
 }
 
 /// The names [`loss`] knows.

@@ -98,19 +98,7 @@ pub struct TripletMarginLoss {
 
 impl TripletMarginLoss {
     fn distance(&self, a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
-        let n = a.dims()[0];
-        let d = a.sub(b).add_scalar(self.eps);
-        let norm = if self.p == 2.0 {
-            d.square().sum_dim(1).sqrt()
-        } else if self.p == 1.0 {
-            d.abs().sum_dim(1)
-        } else {
-            d.abs()
-                .powf_scalar(self.p)
-                .sum_dim(1)
-                .powf_scalar(1.0 / self.p)
-        };
-        norm.reshape([n])
+        pairwise_distance(a, b, self.p, self.eps)
     }
 
     /// Per-triplet losses `[N]`, or an error for mismatched shapes or NaN/inf.
@@ -172,6 +160,24 @@ impl TripletMarginLoss {
     ) -> Tensor<1> {
         or_panic(self.try_forward(anchor, positive, negative))
     }
+}
+
+/// PyTorch's `pairwise_distance` of the rows of `a` and `b` `[N, D]`, `[N]`:
+///
+/// ```text
+/// d(a, b)_n = ‖a_n - b_n + eps‖_p = (Σ_i |a_{n,i} - b_{n,i} + eps|^p)^(1/p)
+/// ```
+pub fn pairwise_distance(a: Tensor<2>, b: Tensor<2>, p: f64, eps: f64) -> Tensor<1> {
+    let n = a.dims()[0];
+    let d = a.sub(b).add_scalar(eps);
+    let norm = if p == 2.0 {
+        d.square().sum_dim(1).sqrt()
+    } else if p == 1.0 {
+        d.abs().sum_dim(1)
+    } else {
+        d.abs().powf_scalar(p).sum_dim(1).powf_scalar(1.0 / p)
+    };
+    norm.reshape([n])
 }
 
 /// Triplet margin loss with PyTorch's defaults (margin 1, p = 2, eps 1e-6, no swap); see
