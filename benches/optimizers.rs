@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
 //! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run.
-//! L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
+//! Muon (`step/muon/...`) is timed on the size's two matrices only. L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
 //! loss, its closure evaluated through autodiff, since its step is not a gradient update.
 
 #[path = "support/env.rs"]
@@ -146,6 +146,12 @@ fn optimizers() -> Vec<(&'static str, &'static str, Value, Option<BurnFactory>)>
             json!({"weight_decay": 0.0}),
             Some(|| burn_optim::LionConfig::new().init()),
         ),
+        (
+            "adafactor",
+            "adafactor",
+            json!({}),
+            Some(|| burn_optim::AdafactorConfig::new().init()),
+        ),
         ("adamax", "adamax", json!({}), None),
         ("nadam", "nadam", json!({}), None),
         ("radam", "radam", json!({}), None),
@@ -218,6 +224,9 @@ fn bench(c: &mut Criterion) {
             if wanted("lbfgs") {
                 lbfgs(c, device_name, size, &device);
             }
+            if wanted("muon") {
+                muon(c, device_name, size, &device);
+            }
         }
     }
 }
@@ -269,6 +278,68 @@ fn lbfgs(
     for (label, step) in steps {
         group.bench_function(label, |bench| {
             bench.iter_batched(|| p.clone(), |p| sync(&step(p)), BatchSize::PerIteration)
+        });
+    }
+    group.finish();
+}
+
+/// The two matrices of a size's parameters (Muon takes matrices only): 10M is a 4096×2048
+/// weight and a 1024×1570 block.
+#[derive(Module, Debug)]
+struct Matrices {
+    w: Param<Tensor<2>>,
+    e: Param<Tensor<2>>,
+}
+
+/// One Muon step (5 Newton–Schulz steps, no weight decay) on [`Matrices`]: this project's in
+/// full precision (Burn's precision, the comparison) and in PyTorch's bfloat16 rounding,
+/// beside Burn's.
+fn muon(
+    c: &mut Criterion,
+    device_name: &str,
+    size: &(&str, [usize; 2], usize, [usize; 2]),
+    device: &Device,
+) {
+    let mut group = c.benchmark_group(format!("step/muon/{device_name}/{}", size.0));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let (p, g) = params(size, device);
+    let p = Matrices { w: p.w, e: p.e };
+    let grads = |p: &Matrices| {
+        let mut grads = GradientsParams::new();
+        grads.register(p.w.id, g.0.clone());
+        grads.register(p.e.id, g.2.clone());
+        grads
+    };
+    let variants: [(&str, Factory); 3] = [
+        (
+            "descent",
+            ours(
+                "muon",
+                json!({"weight_decay": 0.0, "ns_precision": "full"}),
+                StepSettings::new(),
+            ),
+        ),
+        (
+            "descent_bf16",
+            ours("muon", json!({"weight_decay": 0.0}), StepSettings::new()),
+        ),
+        ("burn", Box::new(|| burn::optim::MuonConfig::new().init())),
+    ];
+    for (label, make) in variants {
+        let mut optim = make();
+        let first = grads(&p);
+        let mut current = Some(optim.step(1e-3, p.clone(), first));
+        group.bench_function(label, |bench| {
+            bench.iter(|| {
+                let params = current.take().expect("params");
+                let g = grads(&params);
+                let next = optim.step(1e-3, params, g);
+                let _ = next.w.val().slice([0..1, 0..1]).into_scalar::<f32>();
+                current = Some(next);
+            })
         });
     }
     group.finish();

@@ -194,3 +194,61 @@ fn both_kernels_give_the_same_steps_for_every_optimizer() {
             .build()
     });
 }
+
+/// θ after `steps` Adafactor steps of a tensor of shape `dims` on `device`, and the updates
+/// each path served.
+fn adafactor_run<const D: usize>(
+    kernel: Kernel,
+    dims: [usize; D],
+    device: &Device,
+    steps: u32,
+) -> (Vec<f32>, [u64; 2]) {
+    let optim = AdafactorConfig::new()
+        .with_weight_decay(0.1)
+        .with_kernel(kernel)
+        .build();
+    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
+    let n = dims.iter().product();
+    let mut theta = Tensor::<D>::from_data(TensorData::new(data(1, n), dims), device);
+    let mut state = None;
+    for s in 0..steps {
+        let g = Tensor::<D>::from_data(TensorData::new(data(s + 7, n), dims), device);
+        let (t, st) = optim.step(0.05, theta, g, state.take());
+        theta = t;
+        state = st;
+    }
+    let served = [
+        paths::count(Path::Fused) - before[0],
+        paths::count(Path::Generic) - before[1],
+    ];
+    (theta.into_data().iter::<f32>().collect(), served)
+}
+
+/// Adafactor's fused passes and its tensor path share their per-element formulas; their sums
+/// (RMS, row and column means) add in another order, so the two agree to f32 rounding, not to
+/// the bit. Matrices, a batch of matrices (factored over the last two dims) and a vector.
+#[test]
+fn adafactor_fused_and_generic_agree() {
+    fn check<const D: usize>(dims: [usize; D]) {
+        #[allow(deprecated)]
+        for device in [Device::flex(), Device::ndarray()] {
+            let steps = 8;
+            let (fused, fs) = adafactor_run(Kernel::Auto, dims, &device, steps);
+            let (generic, gs) = adafactor_run(Kernel::Generic, dims, &device, steps);
+            let n = u64::from(steps);
+            assert_eq!(fs, [n, 0], "{dims:?} {device:?}: the fused run's paths");
+            assert_eq!(gs, [0, n], "{dims:?} {device:?}: the generic run's paths");
+            for (i, (a, b)) in fused.iter().zip(&generic).enumerate() {
+                assert!(
+                    (a - b).abs() <= 2e-5 * b.abs().max(1e-2),
+                    "{dims:?} {device:?}[{i}]: fused {a}, generic {b}"
+                );
+            }
+            let n = dims.iter().product();
+            assert_ne!(fused, data(1, n), "{dims:?}: nothing moved");
+        }
+    }
+    check([13, 23]);
+    check([3, 7, 11]);
+    check([299]);
+}

@@ -6,6 +6,11 @@ use burn::config::Config;
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{DType, Device, Tensor};
 
+use burn::tensor::TensorData;
+use descent_kernel::paths::{self, Path};
+use descent_kernel::{Kernel, Num, buffer};
+
+use crate::adafactor_passes::{StepConstants, Sums, factored_step, vector_step};
 use crate::checks;
 use crate::error::{OptimError, OptimResult};
 use crate::state::{optimizer_config, record_state};
@@ -33,7 +38,7 @@ pub struct AdafactorConfig {
     /// Maximize the objective instead of minimizing it.
     #[config(default = false)]
     pub maximize: bool,
-    /// Checks (see [`StepSettings`]; Adafactor always runs as tensor operations).
+    /// Kernel and checks (see [`StepSettings`]).
     #[config(default = "StepSettings::new()")]
     pub settings: StepSettings,
 }
@@ -67,6 +72,7 @@ impl AdafactorConfig {
             weight_decay: self.weight_decay,
             maximize: self.maximize,
             checks: self.settings.checks,
+            kernel: self.settings.kernel,
         })
     }
 }
@@ -88,7 +94,8 @@ optimizer_config!(AdafactorConfig => Adafactor);
 /// ```
 ///
 /// Each step reads two numbers back from the device per tensor (the RMS of θ and of U), as
-/// PyTorch's does.
+/// PyTorch's does. On flex and ndarray (`f32`) the step is three fused passes over the buffers
+/// (see `adafactor_passes.rs`), the formulas shared with the tensor path.
 #[derive(Clone, Debug)]
 pub struct Adafactor {
     beta2_decay: f64,
@@ -97,6 +104,7 @@ pub struct Adafactor {
     weight_decay: f64,
     maximize: bool,
     checks: bool,
+    kernel: Kernel,
 }
 
 /// State of [`Adafactor`] for one parameter: `row_var` and `col_var` for tensors of rank ≥ 2,
@@ -141,6 +149,196 @@ fn machine_eps(dtype: DType) -> f64 {
     }
 }
 
+/// `a + w (x − a)`, as `torch.lerp` rounds it (from `x`'s side when `w ≥ ½`, so that `w = 1`
+/// gives `x` exactly).
+#[inline(always)]
+pub(crate) fn lerp<T: Num>(a: T, x: T, w: f32) -> T {
+    if w < 0.5 {
+        a.clone() + (x - a).scale(w)
+    } else {
+        x.clone() - (x - a).scale(1.0 - w)
+    }
+}
+
+/// `V = R C / m`: the factored second moment from a row factor, a column factor and the
+/// floored mean `m` of the row factors.
+#[inline(always)]
+pub(crate) fn factored<T: Num>(row: T, col: T, mean: T) -> T {
+    row * col / mean
+}
+
+/// `U = G / √max(V, ε₁²)`.
+#[inline(always)]
+pub(crate) fn scaled<T: Num>(g: T, var: T, eps1_sq: f32) -> T {
+    g / var.max_k(eps1_sq).sqrt()
+}
+
+/// `θ (1 − ηλ) − k U`.
+#[inline(always)]
+pub(crate) fn moved<T: Num>(p: T, u: T, shrink: f32, k: f32) -> T {
+    let p = if shrink != 1.0 { p.scale(shrink) } else { p };
+    p - u.scale(k)
+}
+
+/// The host constants of step `t` (from 1) at rate `lr`.
+struct Step {
+    t: u64,
+    lr: f64,
+    rest: f64,
+    rho: f64,
+    eps1: f64,
+}
+
+impl Adafactor {
+    /// `(1 − ηλ, αₜ / max(1, RMS(U)/d))` from `Σθ²` and `ΣU²` over `n` elements; panics on
+    /// a non-finite update when checking.
+    fn scale(&self, s: &Step, n: usize, p_sq: f64, u_sq: f64, finite: bool) -> (f32, f32) {
+        let (p_rms, u_rms) = ((p_sq / n as f64).sqrt(), (u_sq / n as f64).sqrt());
+        if self.checks && !(finite && u_rms.is_finite()) {
+            panic!(
+                "{NAME}: grad must be finite, found NaN or inf (a GradScaler skips steps with \
+                 non-finite gradients; otherwise check the loss)"
+            );
+        }
+        let alpha = self.eps.1.max(p_rms) * s.rho;
+        let denom = (u_rms / self.d).max(1.0);
+        (
+            (1.0 - s.lr * self.weight_decay) as f32,
+            (alpha / denom) as f32,
+        )
+    }
+
+    /// The tensor path (every device).
+    fn generic<const D: usize>(
+        &self,
+        s: &Step,
+        p: Tensor<D>,
+        g: Tensor<D>,
+        state: AdafactorState<D>,
+    ) -> (Tensor<D>, AdafactorState<D>) {
+        paths::record(Path::Generic);
+        let dims = p.dims();
+        let n = dims.iter().product::<usize>();
+        let (rest, eps1) = (s.rest as f32, s.eps1 as f32);
+        let lerp = |avg: Option<Tensor<D>>, x: Tensor<D>| match avg {
+            Some(avg) => lerp(avg, x, rest),
+            None => x.scale(rest),
+        };
+        let g2 = g.clone().square();
+        let (var, state) = if D >= 2 {
+            let (rows, cols) = (dims[D - 2], dims[D - 1]);
+            let row = lerp(
+                state.row_var,
+                g2.clone().sum_dim(D - 1).div_scalar(cols as f64),
+            );
+            let col = lerp(state.col_var, g2.sum_dim(D - 2).div_scalar(rows as f64));
+            let mean = row.clone().mean_dim(D - 2).clamp_min(eps1);
+            let var = factored(row.clone(), col.clone(), mean);
+            let state = AdafactorState {
+                row_var: Some(row),
+                col_var: Some(col),
+                variance: None,
+                step: s.t,
+            };
+            (var, state)
+        } else {
+            let var = lerp(state.variance, g2);
+            let state = AdafactorState {
+                row_var: None,
+                col_var: None,
+                variance: Some(var.clone()),
+                step: s.t,
+            };
+            (var, state)
+        };
+        let update = scaled(g.clone(), var, (s.eps1 * s.eps1) as f32);
+        // Both sums and the finite check in one read-back.
+        let sums: Vec<f64> = Tensor::cat(
+            vec![p.clone().square().sum(), update.clone().square().sum()],
+            0,
+        )
+        .into_data()
+        .iter::<f64>()
+        .collect();
+        let (shrink, k) = self.scale(s, n, sums[0], sums[1], true);
+        (moved(p, update, shrink, k), state)
+    }
+
+    /// The fused path (`f32` on flex and ndarray): see `adafactor_passes.rs`.
+    fn fused<const D: usize>(
+        &self,
+        s: &Step,
+        p: Tensor<D>,
+        g: Tensor<D>,
+        state: AdafactorState<D>,
+    ) -> (Tensor<D>, AdafactorState<D>) {
+        paths::record(Path::Fused);
+        let dims = p.dims();
+        let n = dims.iter().product::<usize>();
+        let device = p.device();
+        let k = StepConstants {
+            rest: s.rest as f32,
+            eps1: s.eps1 as f32,
+            eps1_sq: (s.eps1 * s.eps1) as f32,
+        };
+        let mut pb = buffer::buffer(p);
+        let gb = buffer::buffer(g);
+        let scale = |sums: &Sums| Some(self.scale(s, n, sums.p_sq, sums.u_sq, sums.finite));
+        if D >= 2 {
+            let (rows, cols) = (dims[D - 2], dims[D - 1]);
+            let batches = n / (rows * cols);
+            let host = |t: Option<Tensor<D>>, len: usize| match t {
+                Some(t) => t.into_data().iter::<f32>().collect(),
+                None => vec![0.0f32; len],
+            };
+            let mut row = host(state.row_var, batches * rows);
+            let mut col = host(state.col_var, batches * cols);
+            factored_step(
+                buffer::slice_mut(&mut pb),
+                buffer::slice(&gb),
+                (batches, rows, cols),
+                &mut row,
+                &mut col,
+                k,
+                scale,
+            );
+            let mut row_dims = dims;
+            row_dims[D - 1] = 1;
+            let mut col_dims = dims;
+            col_dims[D - 2] = 1;
+            let device_tensor = |v: Vec<f32>, shape: [usize; D]| {
+                Tensor::<D>::from_data(TensorData::new(v, shape), &device)
+            };
+            let state = AdafactorState {
+                row_var: Some(device_tensor(row, row_dims)),
+                col_var: Some(device_tensor(col, col_dims)),
+                variance: None,
+                step: s.t,
+            };
+            (buffer::tensor(pb), state)
+        } else {
+            let mut vb = match state.variance {
+                Some(v) => buffer::buffer(v),
+                None => buffer::zeros(&pb),
+            };
+            vector_step(
+                buffer::slice_mut(&mut pb),
+                buffer::slice(&gb),
+                buffer::slice_mut(&mut vb),
+                k,
+                scale,
+            );
+            let state = AdafactorState {
+                row_var: None,
+                col_var: None,
+                variance: Some(buffer::tensor(vb)),
+                step: s.t,
+            };
+            (buffer::tensor(pb), state)
+        }
+    }
+}
+
 impl Optimizer for Adafactor {
     type State<const D: usize> = AdafactorState<D>;
 
@@ -159,8 +357,6 @@ impl Optimizer for Adafactor {
                 grad.dims()
             );
         }
-        let dtype = tensor.dtype();
-        let eps1 = self.eps.0.unwrap_or_else(|| machine_eps(dtype));
         let n = dims.iter().product::<usize>();
         let t = state.as_ref().map_or(0, |s| s.step) + 1;
         if n == 0 {
@@ -170,6 +366,13 @@ impl Optimizer for Adafactor {
             });
             return (tensor, Some(state));
         }
+        let step = Step {
+            t,
+            lr,
+            rest: (t as f64).powf(self.beta2_decay),
+            rho: lr.min(1.0 / (t as f64).sqrt()),
+            eps1: self.eps.0.unwrap_or_else(|| machine_eps(tensor.dtype())),
+        };
         let half = descent_kernel::half(&tensor);
         let f32 = |t: Tensor<D>| {
             if half.is_some() {
@@ -180,67 +383,23 @@ impl Optimizer for Adafactor {
         };
         let (p, g) = (f32(tensor), f32(grad));
         let g = if self.maximize { -g } else { g };
-        let rest = (t as f64).powf(self.beta2_decay);
-        let rho = lr.min(1.0 / (t as f64).sqrt());
-        let lerp = |avg: Option<Tensor<D>>, x: Tensor<D>| match avg {
-            Some(avg) => avg.clone() + (x - avg).mul_scalar(rest),
-            None => x.mul_scalar(rest),
-        };
         let state = state.unwrap_or(AdafactorState::empty(0));
-        let g2 = g.clone().square();
-        let (var, state) = if D >= 2 {
-            let (rows, cols) = (dims[D - 2], dims[D - 1]);
-            let row = lerp(
-                state.row_var.map(f32),
-                g2.clone().sum_dim(D - 1).div_scalar(cols as f64),
-            );
-            let col = lerp(
-                state.col_var.map(f32),
-                g2.sum_dim(D - 2).div_scalar(rows as f64),
-            );
-            let mean = row.clone().mean_dim(D - 2).clamp_min(eps1);
-            let var = (row.clone() * col.clone()) / mean;
-            let state = AdafactorState {
-                row_var: Some(row),
-                col_var: Some(col),
-                variance: None,
-                step: t,
-            };
-            (var, state)
-        } else {
-            let var = lerp(state.variance.map(f32), g2);
-            let state = AdafactorState {
-                row_var: None,
-                col_var: None,
-                variance: Some(var.clone()),
-                step: t,
-            };
-            (var, state)
+        let state = AdafactorState {
+            row_var: state.row_var.map(f32),
+            col_var: state.col_var.map(f32),
+            variance: state.variance.map(f32),
+            step: state.step,
         };
-        let update = var.clamp_min(eps1 * eps1).sqrt().recip() * g;
-        // Both RMS in one read-back.
-        let sums = Tensor::cat(
-            vec![p.clone().square().sum(), update.clone().square().sum()],
-            0,
-        )
-        .into_data()
-        .iter::<f64>()
-        .collect::<Vec<_>>();
-        let (p_rms, u_rms) = ((sums[0] / n as f64).sqrt(), (sums[1] / n as f64).sqrt());
-        if self.checks && !u_rms.is_finite() {
-            panic!(
-                "{NAME}: grad must be finite, found NaN or inf (a GradScaler skips steps with \
-                 non-finite gradients; otherwise check the loss)"
-            );
-        }
-        let alpha = self.eps.1.max(p_rms) * rho;
-        let denom = (u_rms / self.d).max(1.0);
-        let p = if self.weight_decay != 0.0 {
-            p.mul_scalar(1.0 - lr * self.weight_decay)
+        let fused = self.kernel == Kernel::Auto
+            && descent_kernel::is_cpu_f32(&p)
+            && descent_kernel::is_cpu_f32(&g)
+            && g.device() == p.device()
+            && state.variance.iter().all(descent_kernel::is_cpu_f32);
+        let (p, state) = if fused {
+            self.fused(&step, p, g, state)
         } else {
-            p
+            self.generic(&step, p, g, state)
         };
-        let p = p - update.mul_scalar(alpha / denom);
         let p = match half {
             Some(dtype) => p.cast(dtype),
             None => p,

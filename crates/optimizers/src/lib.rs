@@ -26,6 +26,7 @@
 mod accumulate;
 mod adadelta;
 mod adafactor;
+mod adafactor_passes;
 mod adagrad;
 mod adam;
 mod adamax;
