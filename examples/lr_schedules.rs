@@ -113,6 +113,30 @@ fn run(args: Args) -> CliResult<()> {
                 vec![10],
             )),
         ),
+        (
+            "lambda_lr (0.5·(1 + cos πt/100))",
+            Box::new(LambdaLr::new(lr, move |t| {
+                0.5 * (1.0 + (std::f64::consts::PI * t as f64 / steps as f64).cos())
+            })),
+        ),
+        (
+            "multiplicative_lr (×0.98)",
+            Box::new(MultiplicativeLr::new(lr, |_| 0.98)),
+        ),
+        (
+            "chained: constant ⅓ × exponential",
+            Box::new(ChainedScheduler::new(
+                vec![
+                    Box::new(ConstantLrConfig::new(lr).with_total_iters(20).init()),
+                    Box::new(ExponentialLrConfig::new(lr, 0.98).init()),
+                ],
+                lr,
+            )),
+        ),
+        (
+            "swalr (to 0.02 in 30, cos)",
+            Box::new(SwalrConfig::new(lr, 0.02).with_anneal_epochs(30).init()),
+        ),
     ];
     let mut series = Vec::new();
     for (name, mut s) in schedules {
@@ -135,12 +159,11 @@ fn run(args: Args) -> CliResult<()> {
     series.push(Series::new("reduce_lr_on_plateau", points));
 
     let mut files = Vec::new();
-    // Two panels' worth of lines would crowd one chart: split them.
-    let (first, second) = series.split_at(series.len() / 2);
-    for (i, part) in [first, second].into_iter().enumerate() {
+    // Three panels' worth of lines would crowd one chart: split them.
+    for (i, part) in series.chunks(series.len().div_ceil(3)).enumerate() {
         files.extend(render(
             &LineChart {
-                title: format!("Learning-rate schedules ({}/2)", i + 1),
+                title: format!("Learning-rate schedules ({}/3)", i + 1),
                 x_label: "step".into(),
                 y_label: "learning rate".into(),
                 series: part.to_vec(),
