@@ -170,6 +170,47 @@ fn bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     c.clone() - (c - x)
 }
 
+/// Row blocks of [`gram`]: 4 for at least 2048 rows, 2 for at least 1024, so that each block
+/// product stays large enough to run at the matrix product's full speed (measured on flex:
+/// blocks of 192 rows made a 1M-parameter step 1.6× slower); 1 otherwise.
+fn blocks(rows: usize) -> usize {
+    match rows {
+        r if r >= 2048 && r.is_multiple_of(4) => 4,
+        r if r >= 1024 && r.is_multiple_of(2) => 2,
+        _ => 1,
+    }
+}
+
+/// `X Xᵀ` of `x` (`m × n`): only the blocks on and above the diagonal of the symmetric result
+/// (`k(k+1)/2` block products instead of `k²`: 37% fewer multiplications at `k = 4`, 25% at
+/// `k = 2`), the rest mirrored.
+fn gram(x: Tensor<2>) -> Tensor<2> {
+    let [m, n] = x.dims();
+    let k = blocks(m);
+    if k == 1 {
+        return x.clone().matmul(x.transpose());
+    }
+    let b = m / k;
+    let rows: Vec<Tensor<2>> = (0..k)
+        .map(|i| x.clone().slice([i * b..(i + 1) * b, 0..n]))
+        .collect();
+    let mut grid: Vec<Vec<Option<Tensor<2>>>> = vec![vec![None; k]; k];
+    for i in 0..k {
+        for j in i..k {
+            let p = rows[i].clone().matmul(rows[j].clone().transpose());
+            if i != j {
+                grid[j][i] = Some(p.clone().transpose());
+            }
+            grid[i][j] = Some(p);
+        }
+    }
+    let block_rows = grid
+        .into_iter()
+        .map(|row| Tensor::cat(row.into_iter().flatten().collect(), 1))
+        .collect();
+    Tensor::cat(block_rows, 0)
+}
+
 impl MuonSettings {
     /// The Newton–Schulz orthogonalisation of `u` (`rows × cols`).
     fn orthogonalise(&self, u: Tensor<2>) -> Tensor<2> {
@@ -193,11 +234,12 @@ impl MuonSettings {
         x = round(x / norm.clamp_min(floor).reshape([1, 1]));
         let (a, b, c) = self.ns_coefficients;
         for _ in 0..self.ns_steps {
-            let gram = round(x.clone().matmul(x.clone().transpose()));
+            // G and G² = G Gᵀ are symmetric: half of each product is computed.
+            let gram = round(self::gram(x.clone()));
             let update = if self.use_addmm {
-                round(gram.clone().mul_scalar(b) + gram.clone().matmul(gram).mul_scalar(c))
+                round(gram.clone().mul_scalar(b) + self::gram(gram).mul_scalar(c))
             } else {
-                let square = round(gram.clone().matmul(gram.clone()));
+                let square = round(self::gram(gram.clone()));
                 round(round(gram.mul_scalar(b)) + round(square.mul_scalar(c)))
             };
             x = if self.use_addmm {
@@ -358,6 +400,39 @@ impl ModuleVisitor for Matrices {
         let path = self.path.join(".");
         if D == 2 && !self.exclude.iter().any(|e| path.contains(e.as_str())) {
             self.ids.push(param.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::{blocks, gram};
+
+    /// The blocked symmetric product equals the plain one, for 2 and 4 blocks.
+    #[test]
+    fn blocked_gram_is_the_plain_product() {
+        #[allow(deprecated)]
+        for device in [Device::flex(), Device::ndarray()] {
+            for rows in [1024, 2048] {
+                assert!(blocks(rows) > 1);
+                let x = Tensor::<2>::random([rows, 8], Distribution::Normal(0.0, 1.0), &device);
+                let plain: Vec<f32> = x
+                    .clone()
+                    .matmul(x.clone().transpose())
+                    .into_data()
+                    .iter::<f32>()
+                    .collect();
+                let blocked: Vec<f32> = gram(x).into_data().iter::<f32>().collect();
+                assert_eq!(plain.len(), blocked.len());
+                for (i, (p, b)) in plain.iter().zip(&blocked).enumerate() {
+                    assert!(
+                        (p - b).abs() <= 1e-5 * p.abs().max(1.0),
+                        "{rows}: [{i}] {p} vs {b}"
+                    );
+                }
+            }
         }
     }
 }
