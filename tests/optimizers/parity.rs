@@ -240,3 +240,142 @@ fn averaged_models_check_the_architecture_and_asgd_gives_its_average() {
         assert!((a - mean).abs() < 1e-6, "ax[{i}] = {a}, mean {mean}");
     }
 }
+
+/// `update_bn` sets each running statistic to the equal average of its per-batch values
+/// (Burn's batch statistics: the mean and the biased variance), whatever the layer's momentum;
+/// the weights do not move; without autodiff it is an error, not a silent no-op.
+#[test]
+fn update_bn_averages_the_batch_statistics() {
+    use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+
+    #[derive(Module, Debug)]
+    struct Net {
+        linear: Linear,
+        norm: BatchNorm,
+    }
+    impl Net {
+        fn features(&self, x: Tensor<2>) -> Tensor<2> {
+            self.linear.forward(x)
+        }
+        fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+            self.norm.forward(self.features(x))
+        }
+    }
+    let device = device();
+    let net = Net {
+        linear: LinearConfig::new(3, 4).init(&device),
+        norm: BatchNormConfig::new(4).with_momentum(0.3).init(&device),
+    };
+    let batches: Vec<Tensor<2>> = [(5, 0.0), (8, 1.5), (3, -2.0)]
+        .iter()
+        .map(|&(n, shift)| {
+            let v: Vec<f32> = (0..n * 3)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0 + shift)
+                .collect();
+            Tensor::from_data(TensorData::new(v, [n, 3]), &device)
+        })
+        .collect();
+    // The expected statistics, from the features each batch feeds the norm.
+    let (mut mean, mut var) = (vec![0.0f64; 4], vec![0.0f64; 4]);
+    for x in &batches {
+        let f: Vec<f32> = net.features(x.clone()).into_data().iter::<f32>().collect();
+        let n = f.len() / 4;
+        for c in 0..4 {
+            let col: Vec<f64> = (0..n).map(|r| f64::from(f[r * 4 + c])).collect();
+            let mu = col.iter().sum::<f64>() / n as f64;
+            mean[c] += mu / 3.0;
+            var[c] += col.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n as f64 / 3.0;
+        }
+    }
+    let weight: Vec<f32> = net.linear.weight.val().into_data().iter::<f32>().collect();
+    let net = update_bn(net, batches.clone(), |m: &Net, x| {
+        m.forward(x);
+    })
+    .expect("update_bn");
+    let read = |t: Tensor<1>| t.into_data().iter::<f32>().collect::<Vec<f32>>();
+    let (got_mean, got_var) = (
+        read(net.norm.running_mean.value()),
+        read(net.norm.running_var.value()),
+    );
+    for c in 0..4 {
+        assert!(
+            (f64::from(got_mean[c]) - mean[c]).abs() < 1e-4,
+            "mean[{c}] {} vs {}",
+            got_mean[c],
+            mean[c]
+        );
+        assert!(
+            (f64::from(got_var[c]) - var[c]).abs() < 1e-4 * var[c].max(1.0),
+            "var[{c}] {} vs {}",
+            got_var[c],
+            var[c]
+        );
+    }
+    let after: Vec<f32> = net.linear.weight.val().into_data().iter::<f32>().collect();
+    assert_eq!(weight, after, "update_bn moved the weights");
+
+    // Off autodiff the norms never update: an error naming update_bn.
+    let plain = device.clone().inner();
+    let frozen = Net {
+        linear: LinearConfig::new(3, 4).init(&plain),
+        norm: BatchNormConfig::new(4).init(&plain),
+    };
+    let batch = Tensor::<2>::zeros([4, 3], &plain).add_scalar(1.0);
+    assert_mentions(
+        &err(update_bn(frozen, [batch], |m: &Net, x| {
+            m.forward(x);
+        })),
+        &["update_bn", "autodiff", "training mode"],
+    );
+    assert_mentions(
+        &err(update_bn(net, Vec::<Tensor<2>>::new(), |m: &Net, x| {
+            m.forward(x);
+        })),
+        &["update_bn", "batches", "empty"],
+    );
+}
+
+/// An averaged model resumes from a checkpoint (the averaged module saved as any Burn module,
+/// with `n_averaged` beside it) and continues exactly as the one that was never stopped.
+#[test]
+fn averaged_models_resume_from_a_checkpoint() {
+    let device = device();
+    let (x, y) = data(&device);
+    let mut net = Net::new(&device);
+    let mut optim = SgdConfig::new().init();
+    let mut models = Vec::new();
+    for _ in 0..4 {
+        let grads = mse_grads(&net, x.clone(), y.clone());
+        net = optim.step(0.1, net, grads);
+        models.push(net.clone());
+    }
+    for averaging in [Averaging::Swa, Averaging::Ema { decay: 0.7 }] {
+        let mut whole = AveragedModel::new(&models[0], averaging);
+        for m in &models {
+            whole.update_parameters(m);
+        }
+        let mut first = AveragedModel::new(&models[0], averaging);
+        for m in &models[..2] {
+            first.update_parameters(m);
+        }
+        let dir = std::env::temp_dir().join(format!("descent-avg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("average.bpk");
+        first.model().clone().save_file(&file).expect("save");
+        let n = first.n_averaged();
+        drop(first);
+        let loaded = Net::new(&device).load_file(&file);
+        let mut resumed = AveragedModel::from_parts(loaded, averaging, n).expect("resume");
+        for m in &models[2..] {
+            resumed.update_parameters(m);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(resumed.n_averaged(), 4);
+        let (a, b) = (resumed.model().values(), whole.model().values());
+        assert!(
+            a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{averaging:?}: {a:?} vs {b:?}"
+        );
+        assert_ne!(b, models[3].values(), "{averaging:?}: nothing was averaged");
+    }
+}

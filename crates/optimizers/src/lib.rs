@@ -54,6 +54,7 @@ pub mod schedule;
 mod sgd;
 mod state;
 mod step;
+mod update_bn;
 mod vector;
 
 pub use accumulate::GradAccumulator;
@@ -81,3 +82,4 @@ pub use rprop::*;
 pub use schedule::*;
 pub use sgd::*;
 pub use step::{DEFERRED_CHECKS, FINITE_CHECK_INTERVAL, StepSettings, check_pending_grads};
+pub use update_bn::update_bn;
