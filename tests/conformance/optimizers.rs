@@ -22,6 +22,7 @@ pub struct Params {
     pub p1: Vec<Param<Tensor<1>>>,
     pub p2: Vec<Param<Tensor<2>>>,
     pub p3: Vec<Param<Tensor<3>>>,
+    pub p4: Vec<Param<Tensor<4>>>,
     /// `(rank, index)` of each parameter of the case.
     #[module(skip)]
     pub order: Vec<(usize, usize)>,
@@ -33,6 +34,7 @@ impl Params {
             p1: Vec::new(),
             p2: Vec::new(),
             p3: Vec::new(),
+            p4: Vec::new(),
             order: Vec::new(),
         };
         for t in tensors {
@@ -50,7 +52,11 @@ impl Params {
                     m.p3.push(Param::from_tensor(flat.reshape([a, b, c])));
                     (3, m.p3.len() - 1)
                 }
-                ref s => return Err(format!("parameter of rank {} (at most 3)", s.len())),
+                [a, b, c, d] => {
+                    m.p4.push(Param::from_tensor(flat.reshape([a, b, c, d])));
+                    (4, m.p4.len() - 1)
+                }
+                ref s => return Err(format!("parameter of rank {} (at most 4)", s.len())),
             };
             m.order.push(entry);
         }
@@ -64,7 +70,8 @@ impl Params {
             .map(|&(rank, i)| match rank {
                 1 => self.p1[i].val(),
                 2 => self.p2[i].val().flatten(0, 1),
-                _ => self.p3[i].val().flatten(0, 2),
+                3 => self.p3[i].val().flatten(0, 2),
+                _ => self.p4[i].val().flatten(0, 3),
             })
             .collect()
     }
@@ -93,7 +100,8 @@ impl Params {
             match rank {
                 1 => g.register(self.p1[i].id, flat),
                 2 => g.register(self.p2[i].id, flat.reshape(self.p2[i].val().dims())),
-                _ => g.register(self.p3[i].id, flat.reshape(self.p3[i].val().dims())),
+                3 => g.register(self.p3[i].id, flat.reshape(self.p3[i].val().dims())),
+                _ => g.register(self.p4[i].id, flat.reshape(self.p4[i].val().dims())),
             }
         }
         Ok(g)
