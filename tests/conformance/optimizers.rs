@@ -230,6 +230,7 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         "objective",
         "expected",
         "expected_average",
+        "expected_eval",
         "rtol",
         "atol",
     ];
@@ -245,6 +246,10 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     let clip_spec: Option<BTreeMap<String, Value>> = case.optional("clip")?;
     let mut module = Params::new(&params, device)?;
     let averages: Option<Vec<Vec<GoldenTensor>>> = case.optional("expected_average")?;
+    let evals: Option<Vec<Vec<GoldenTensor>>> = case.optional("expected_eval")?;
+    if evals.is_some() != name.ends_with("_schedule_free") {
+        return Err("expected_eval belongs to schedule-free cases (and they need it)".into());
+    }
     if averages.is_some() != (name == "asgd") {
         return Err("expected_average belongs to asgd cases (and they need it)".into());
     }

@@ -88,19 +88,54 @@ optimizers! {
     "asgd" => AsgdConfig, 1e-2, [lambd, alpha, t0, weight_decay, maximize];
     "rprop" => RpropConfig, 1e-2, [etas, step_sizes, maximize];
     "adafactor" => AdafactorConfig, 1e-2, [beta2_decay, eps, d, weight_decay, maximize];
+    "adamw_schedule_free" => AdamWScheduleFreeConfig, 2.5e-3, betas() [eps, weight_decay, warmup_steps, r, weight_lr_power];
+    "sgd_schedule_free" => SgdScheduleFreeConfig, 1.0, [momentum, weight_decay, warmup_steps, r, weight_lr_power];
+    "adopt" => AdoptConfig, 1e-3, betas() [eps, weight_decay, weight_decouple, fixed_decay, maximize];
+    "ademamix" => AdEMAMixConfig, 1e-3, [betas, alpha, t_alpha_beta3, eps, weight_decay, weight_decouple, fixed_decay, maximize];
     "muon" => MuonConfig, 1e-3, [weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn, use_addmm, ns_precision];
+}
+
+/// Wrappers of another optimizer, by name: `lookahead_adam` is `Lookahead(Adam(..), k, alpha)`
+/// (`k` and `alpha` are Lookahead's, the rest Adam's, as `pytorch-optimizer` names them).
+pub const WRAPPERS: &[Entry] = &[Entry {
+    name: "lookahead_adam",
+    default_lr: 1e-3,
+    build: lookahead_adam,
+}];
+
+fn lookahead_adam(o: &mut Options) -> OptimResult<ModuleOptimizer> {
+    let mut lookahead = LookaheadConfig::new();
+    set!(o, lookahead, k, alpha);
+    if let Some(mode) = o.optional::<String>("pullback_momentum")?
+        && mode != "none"
+    {
+        return Err(OptimError::new(
+            "lookahead",
+            "pullback_momentum",
+            format!("{mode:?} acts on SGD's momentum buffer, which Adam has not: only \"none\""),
+        ));
+    }
+    let mut c = AdamConfig::new();
+    o.betas(&mut c.beta_1, &mut c.beta_2)?;
+    set!(o, c, eps, weight_decay, amsgrad, maximize, settings);
+    Ok(lookahead.try_wrap(c.try_build()?)?.into())
+}
+
+/// Every optimizer [`optimizer`] builds: [`OPTIMIZERS`] and [`WRAPPERS`].
+fn entries() -> impl Iterator<Item = &'static Entry> {
+    OPTIMIZERS.iter().chain(WRAPPERS)
 }
 
 /// The names [`optimizer`] knows, L-BFGS aside ([`lbfgs`]).
 pub fn optimizer_names() -> impl Iterator<Item = &'static str> {
-    OPTIMIZERS.iter().map(|e| e.name)
+    entries().map(|e| e.name)
 }
 
 /// The optimizer `name` configured by PyTorch's keyword arguments `options` (a JSON object;
 /// `lr` sets [`Configured::lr`], whose default is PyTorch's). Per-instance settings go in
 /// `settings` (`{"kernel": "Generic", "checks": true, "check_interval": 64}`).
 pub fn optimizer(name: &str, options: &Value) -> OptimResult<Configured> {
-    let entry = OPTIMIZERS.iter().find(|e| e.name == name).ok_or_else(|| {
+    let entry = entries().find(|e| e.name == name).ok_or_else(|| {
         OptimError::new(
             "registry",
             "optimizer",
