@@ -1,11 +1,12 @@
-//! Loss properties, the seed notes' worked examples, the errors bad input gets, and the
-//! PyTorch 2.15 parity losses against references written out here.
+//! Loss properties, the seed notes' worked examples, the errors bad input gets, the PyTorch
+//! 2.15 parity losses against references written out here, and Optax's losses (issue 14).
 
 mod catalog;
 mod equivalence;
 mod errors;
 #[path = "../support/messages.rs"]
 mod messages;
+mod optax;
 mod parity;
 mod properties;
 mod seed_examples;

@@ -286,6 +286,17 @@ pub(crate) fn class_indices<const D: usize>(
     classes: usize,
     ignore_index: Option<i64>,
 ) -> LossResult<()> {
+    class_indices_of(loss, "target", target, classes, ignore_index)
+}
+
+/// [`class_indices`] of the argument `arg` (Optax's `labels`).
+pub(crate) fn class_indices_of<const D: usize>(
+    loss: &'static str,
+    arg: &'static str,
+    target: &Tensor<D, Int>,
+    classes: usize,
+    ignore_index: Option<i64>,
+) -> LossResult<()> {
     // On the CPU devices the check runs even with the checks off: a bad index would make the
     // gather that follows panic inside Burn. Elsewhere, off, a bad index gives whatever the
     // device's gather returns (a number, silently): what turning the checks off gives up.
@@ -315,7 +326,7 @@ pub(crate) fn class_indices<const D: usize>(
         };
         Err(LossError::new(
             loss,
-            "target",
+            arg,
             format!("must hold {allowed}; got {value} at index {index:?}"),
         ))
     };
@@ -407,6 +418,62 @@ pub(crate) fn int_range<const D: usize>(
                 loss,
                 arg,
                 format!("must hold {what} in [{lo}, {hi}); got {value} at index {index:?}"),
+            )),
+        }
+    })
+}
+
+/// Every element of `x` must be 0 or 1. Device number: `Σ |x (1 - x)|`, 0 exactly for 0 and 1.
+pub(crate) fn zero_one<const D: usize>(
+    loss: &'static str,
+    arg: &'static str,
+    x: &Tensor<D>,
+) -> LossResult<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let x = x.clone().inner();
+    let value = total(x.clone().mul(x.clone().neg().add_scalar(1.0)).abs());
+    check(value, move || {
+        match first_bad(x.to_data(), |v| v != 0.0 && v != 1.0) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("must hold 0 or 1; got {value} at index {index:?}"),
+            )),
+        }
+    })
+}
+
+/// Every element of `sums` (sums of probabilities over the class dimension) must be 1 within
+/// `tol`; `what` says what is expected (`must hold probabilities summing to 1 ...`). Device
+/// number: `Σ max(|s - 1| - tol, 0)`.
+pub(crate) fn sums_to_one<const D: usize>(
+    loss: &'static str,
+    arg: &'static str,
+    sums: &Tensor<D>,
+    tol: f64,
+    what: &'static str,
+) -> LossResult<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let s = sums.clone().inner();
+    let value = total(
+        s.clone()
+            .sub_scalar(1.0)
+            .abs()
+            .sub_scalar(tol)
+            .clamp_min(0.0),
+    );
+    check(value, move || {
+        match first_bad(s.to_data(), |v| (v - 1.0).abs() > tol) {
+            None => Ok(()),
+            Some((index, value)) => Err(LossError::new(
+                loss,
+                arg,
+                format!("{what} (within {tol}); got a sum of {value} at index {index:?}"),
             )),
         }
     })

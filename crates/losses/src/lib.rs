@@ -33,6 +33,7 @@
 //! | distributions | [`kl_div`] |
 //! | ranking, embeddings | [`margin_ranking_loss`], [`cosine_embedding_loss`], [`triplet_margin_loss`], [`triplet_margin_with_distance_loss`] |
 //! | sequences | [`ctc_loss`] |
+//! | self-supervised, segmentation, ranking (Optax) | [`ntxent`], [`poly_loss_cross_entropy`], [`dice_loss`], [`sparsemax_loss`], [`multiclass_sparsemax_loss`] ([`sparsemax`]), [`ranking_softmax_loss`] |
 //! | regularisers | [`Regularizer`] (L1, L2, elastic net over a module's parameters) |
 //!
 //! Value checks (NaN/inf inputs, target domains, class indices) are read back from the device
@@ -48,6 +49,7 @@ mod class_dim;
 mod cosine_embedding;
 mod cross_entropy;
 mod ctc;
+mod dice;
 mod error;
 mod focal;
 mod fused;
@@ -62,15 +64,19 @@ mod margin_ranking;
 mod mse;
 mod multi_margin;
 mod multilabel_margin;
+mod ntxent;
 mod pair;
 mod poisson_nll;
+mod poly_loss;
 mod quantile;
+mod ranking_softmax;
 pub mod reduction;
 pub mod registry;
 mod regularization;
 mod settings;
 mod smooth_l1;
 mod soft_margin;
+mod sparsemax;
 pub mod stable;
 mod triplet_margin;
 mod triplet_margin_with_distance;
@@ -83,6 +89,7 @@ pub use cosine_embedding::*;
 pub use cross_entropy::*;
 pub use ctc::*;
 pub use descent_kernel::Kernel;
+pub use dice::*;
 pub use error::{LossError, LossResult};
 pub use focal::*;
 pub use gaussian_nll::*;
@@ -96,12 +103,16 @@ pub use margin_ranking::*;
 pub use mse::*;
 pub use multi_margin::*;
 pub use multilabel_margin::*;
+pub use ntxent::*;
 pub use poisson_nll::*;
+pub use poly_loss::*;
 pub use quantile::*;
+pub use ranking_softmax::*;
 pub use reduction::{Reduction, reduce};
 pub use regularization::*;
 pub use settings::LossSettings;
 pub use smooth_l1::*;
 pub use soft_margin::*;
+pub use sparsemax::*;
 pub use triplet_margin::*;
 pub use triplet_margin_with_distance::*;

@@ -78,6 +78,16 @@ pub(crate) fn reduced<const D: usize>(
 /// loss: PyTorch returns NaN there; descent refuses it for every loss, whether the value
 /// checks are on or off (the shape says it, no read-back needed).
 pub(crate) fn nonempty(name: &'static str, dims: &[usize], reduction: Reduction) -> LossResult<()> {
+    nonempty_arg(name, "input", dims, reduction)
+}
+
+/// [`nonempty`] for an input named `arg` (Optax's `logits`, `embeddings`).
+pub(crate) fn nonempty_arg(
+    name: &'static str,
+    arg: &'static str,
+    dims: &[usize],
+    reduction: Reduction,
+) -> LossResult<()> {
     let empty = match reduction {
         Reduction::Mean => dims.iter().product::<usize>() == 0,
         Reduction::BatchMean => dims.first() == Some(&0),
@@ -86,7 +96,7 @@ pub(crate) fn nonempty(name: &'static str, dims: &[usize], reduction: Reduction)
     if empty {
         return Err(LossError::new(
             name,
-            "input",
+            arg,
             format!(
                 "must hold at least one element for the {} reduction (a mean over nothing is \
                  undefined); got shape {dims:?}",
@@ -95,6 +105,20 @@ pub(crate) fn nonempty(name: &'static str, dims: &[usize], reduction: Reduction)
         ));
     }
     Ok(())
+}
+
+/// [`reduce`] of losses `loss` of which only `count` are counted (masked pairs or lists hold
+/// 0): `mean` is `Σ ℓ / count`, `none` and `sum` as [`reduce`]. Optax's means over positive
+/// pairs (`ntxent`) and over valid lists (`ranking_softmax_loss`).
+pub(crate) fn reduce_counted<const D: usize>(
+    loss: Tensor<D>,
+    count: Tensor<1>,
+    reduction: Reduction,
+) -> Tensor<1> {
+    match reduction {
+        Reduction::Mean => loss.sum().div(count),
+        other => reduce(loss, other),
+    }
 }
 
 /// Applies `reduction` to per-element losses `loss`: the single place that reduces.

@@ -15,7 +15,11 @@
 //!
 //! Names and options are PyTorch's (`torch.nn.functional` names: `cross_entropy`,
 //! `label_smoothing`), or descent's for the losses PyTorch lacks (`sigmoid_focal_loss`,
-//! `hinge`, `quantile`). Inputs are named as PyTorch's parameters (`input`, `target`, `var`,
+//! `hinge`, `quantile`), or Optax's for its losses (`ntxent`, `poly_loss_cross_entropy`,
+//! `dice_loss`, `sparsemax_loss`, `multiclass_sparsemax_loss`, `ranking_softmax_loss`, with
+//! Optax's option and input names: `embeddings`, `logits`, `labels`, `predictions`, `targets`,
+//! `scores`, `where`, `weights`; the binary `sparsemax_loss` takes `input` and `target` like
+//! every element-wise pair). Inputs are named as PyTorch's parameters (`input`, `target`, `var`,
 //! `input1`, `anchor`, ...). An option or input left out takes its default; an unknown one is an
 //! error. The conformance suite and the examples' `--loss` flags build through here.
 //!
@@ -467,6 +471,136 @@ impl DynLoss for CtcLoss {
     }
 }
 
+pair!(SparsemaxLoss, "sparsemax_loss");
+
+/// A list `[L]` as a batch of one `[1, L]`.
+fn one_row(t: Tensor<1>) -> Tensor<2> {
+    let l = t.dims()[0];
+    t.reshape([1, l])
+}
+
+impl DynLoss for NtXentLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "ntxent";
+        match (i.take(NAME, "embeddings")?, i.take(NAME, "labels")?) {
+            (AnyTensor::F2(x), AnyTensor::I1(y)) => out!(self, AnyTensor::F2, x, y),
+            (x, y) => Err(mismatch(NAME, &[("embeddings", &x), ("labels", &y)])),
+        }
+    }
+}
+
+impl DynLoss for PolyLossCrossEntropy {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "poly_loss_cross_entropy";
+        match (i.take(NAME, "logits")?, i.take(NAME, "labels")?) {
+            (AnyTensor::F2(x), AnyTensor::F2(y)) => out!(self, AnyTensor::F1, x, y),
+            (AnyTensor::F1(x), AnyTensor::F1(y)) => {
+                out!(self, AnyTensor::F1, one_row(x), one_row(y))
+            }
+            (x, y) => Err(mismatch(NAME, &[("logits", &x), ("labels", &y)])),
+        }
+    }
+}
+
+impl DynLoss for MulticlassSparsemaxLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "multiclass_sparsemax_loss";
+        match (i.take(NAME, "scores")?, i.take(NAME, "labels")?) {
+            (AnyTensor::F2(x), AnyTensor::I1(y)) => out!(self, AnyTensor::F1, x, y),
+            (x, y) => Err(mismatch(NAME, &[("scores", &x), ("labels", &y)])),
+        }
+    }
+}
+
+impl DynLoss for DiceLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "dice_loss";
+        let (x, y) = (i.take(NAME, "predictions")?, i.take(NAME, "targets")?);
+        // With both reductions none, the per-class losses keep their shape [N, C'].
+        let per_class =
+            self.reduction == Reduction::None && self.class_reduction == Reduction::None;
+        macro_rules! arm {
+            ($x:ident, $y:ident) => {
+                if per_class {
+                    self.try_forward_per_class($x, $y).map(AnyTensor::F2)
+                } else if self.reduction == Reduction::None {
+                    self.try_forward_no_reduction($x, $y).map(AnyTensor::F1)
+                } else {
+                    self.try_forward($x, $y).map(AnyTensor::F1)
+                }
+            };
+        }
+        match (x, y) {
+            (AnyTensor::F2(x), AnyTensor::F2(y)) => arm!(x, y),
+            (AnyTensor::F3(x), AnyTensor::F3(y)) => arm!(x, y),
+            (AnyTensor::F4(x), AnyTensor::F4(y)) => arm!(x, y),
+            (x, y) => Err(mismatch(NAME, &[("predictions", &x), ("targets", &y)])),
+        }
+    }
+}
+
+impl DynLoss for RankingSoftmaxLoss {
+    fn forward(&self, i: &mut Inputs) -> LossResult<AnyTensor> {
+        const NAME: &str = "ranking_softmax_loss";
+        let (s, y) = (i.take(NAME, "logits")?, i.take(NAME, "labels")?);
+        let (s, y) = match (s, y) {
+            (AnyTensor::F2(s), AnyTensor::F2(y)) => (s, y),
+            (AnyTensor::F1(s), AnyTensor::F1(y)) => (one_row(s), one_row(y)),
+            (s, y) => return Err(mismatch(NAME, &[("logits", &s), ("labels", &y)])),
+        };
+        let [n, l] = s.dims();
+        let as_rows = |t: AnyTensor, arg: &'static str| -> LossResult<Tensor<2>> {
+            match t {
+                AnyTensor::F2(t) => Ok(t),
+                AnyTensor::F1(t) => Ok(one_row(t)),
+                AnyTensor::I2(t) => Ok(t.float()),
+                AnyTensor::I1(t) => Ok(one_row(t.float())),
+                other => Err(LossError::new(
+                    NAME,
+                    arg,
+                    format!(
+                        "must be a tensor of the logits' shape [{n}, {l}]; got a {}",
+                        other.describe()
+                    ),
+                )),
+            }
+        };
+        // `where`: any non-zero value marks a valid item, as JAX's truthiness.
+        let mask = match i.get("where").is_some() {
+            true => Some(as_rows(i.take(NAME, "where")?, "where")?.not_equal_elem(0.0)),
+            false => None,
+        };
+        let weights = match i.get("weights").is_some() {
+            true => Some(as_rows(i.take(NAME, "weights")?, "weights")?),
+            false => None,
+        };
+        if self.reduction == Reduction::None {
+            self.try_forward_masked_no_reduction(s, y, mask, weights)
+                .map(AnyTensor::F1)
+        } else {
+            self.try_forward_masked(s, y, mask, weights)
+                .map(AnyTensor::F1)
+        }
+    }
+}
+
+/// `dice_loss`: Optax's options, its `reduction` over the classes as `class_reduction`
+/// (`mean`, `sum`, `none`); `reduction` is descent's, over the batch.
+fn dice(o: &mut Options) -> LossResult<Box<dyn DynLoss>> {
+    let mut c = DiceLossConfig::new();
+    o.set("class_weights", &mut c.class_weights)?;
+    o.set("smooth", &mut c.smooth)?;
+    o.set("alpha", &mut c.alpha)?;
+    o.set("beta", &mut c.beta)?;
+    o.set("apply_softmax", &mut c.apply_softmax)?;
+    o.set("ignore_background", &mut c.ignore_background)?;
+    let class = o.choice("class_reduction", &["mean", "sum", "none"])?;
+    c.class_reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][class];
+    c.reduction = reduction(o)?;
+    o.set("settings", &mut c.settings)?;
+    Ok(Box::new(c.try_init()?))
+}
+
 /// `triplet_margin_with_distance_loss`: the named distance of `distance_function`
 /// (`pairwise`, PyTorch's default, or `cosine`).
 fn triplet_margin_with_distance(o: &mut Options) -> LossResult<Box<dyn DynLoss>> {
@@ -684,6 +818,12 @@ losses! {
     "triplet_margin_with_distance_loss" => custom(triplet_margin_with_distance);
     "ctc_loss" => CtcLossConfig.try_init, [blank, zero_infinity];
     "adaptive_log_softmax_with_loss" => custom(adaptive_log_softmax_with_loss);
+    "ntxent" => NtXentLossConfig.try_init, [temperature];
+    "poly_loss_cross_entropy" => PolyLossCrossEntropyConfig.try_init, [epsilon];
+    "dice_loss" => custom(dice);
+    "sparsemax_loss" => SparsemaxLossConfig.try_init, [];
+    "multiclass_sparsemax_loss" => SparsemaxLossConfig.try_init_multiclass, [];
+    "ranking_softmax_loss" => RankingSoftmaxLossConfig.try_init, [];
 }
 
 /// The names [`loss`] knows.
