@@ -278,6 +278,25 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         return Ok(());
     }
 
+    if name == "prodigy" {
+        let (mut prodigy, lr) = registry::prodigy(&options).map_err(|e| e.to_string())?;
+        let grads = grads.ok_or("prodigy cases take grads")?;
+        if objective.is_some() || clip_spec.is_some() {
+            return Err("prodigy cases take grads, not an objective or clip".into());
+        }
+        for (t, exp) in expected.iter().enumerate() {
+            let step = grads
+                .get(t)
+                .ok_or_else(|| format!("no grads for step {t}"))?;
+            let g = module
+                .grads(step, &device.clone().inner())
+                .map_err(|e| format!("step {t}: {e}"))?;
+            module = prodigy.step(lr, module, g);
+            check_step(case, &format!("step {t}"), &module, exp)?;
+        }
+        return Ok(());
+    }
+
     let registry::Configured {
         optimizer: mut optim,
         lr,

@@ -172,6 +172,34 @@ fn both_kernels_give_the_same_steps_for_every_optimizer() {
             .with_kernel(k)
             .build()
     });
+    same("adamw_schedule_free", |k| {
+        AdamWScheduleFreeConfig::new()
+            .with_weight_decay(0.05)
+            .with_warmup_steps(3)
+            .with_kernel(k)
+            .build()
+    });
+    same("sgd_schedule_free", |k| {
+        SgdScheduleFreeConfig::new()
+            .with_weight_decay(0.01)
+            .with_kernel(k)
+            .build()
+    });
+    same("adopt", |k| AdoptConfig::new().with_kernel(k).build());
+    same("adopt decoupled", |k| {
+        AdoptConfig::new()
+            .with_weight_decay(0.01)
+            .with_weight_decouple(true)
+            .with_kernel(k)
+            .build()
+    });
+    same("ademamix", |k| {
+        AdEMAMixConfig::new()
+            .with_t_alpha_beta3(Some(10.0))
+            .with_weight_decay(0.01)
+            .with_kernel(k)
+            .build()
+    });
     same("asgd", |k| {
         AsgdConfig::new()
             .with_t0(3.0)

@@ -2,6 +2,7 @@
 //! accumulation, clipping, loss scaling and L-BFGS on a real problem.
 
 mod accumulation;
+mod beyond;
 mod common;
 mod equivalence;
 mod errors;

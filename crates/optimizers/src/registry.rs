@@ -185,6 +185,41 @@ pub fn lbfgs(options: &Value) -> OptimResult<(Lbfgs, f64)> {
     Ok((c.try_init()?, lr))
 }
 
+/// Prodigy (`prodigyopt.Prodigy`) configured by its keyword arguments, with its `lr`
+/// (default 1).
+pub fn prodigy(options: &Value) -> OptimResult<(Prodigy, f64)> {
+    let mut o = Options::new("prodigy", options)?;
+    let mut lr = 1.0;
+    o.set("lr", &mut lr)?;
+    let mut c = ProdigyConfig::new();
+    o.betas(&mut c.beta_1, &mut c.beta_2)?;
+    c.beta3 = o.optional("beta3")?;
+    set!(
+        o,
+        c,
+        eps,
+        weight_decay,
+        decouple,
+        use_bias_correction,
+        safeguard_warmup,
+        d0,
+        d_coef,
+        growth_rate
+    );
+    if let Some(n) = o.optional::<u64>("slice_p")?
+        && n != 1
+    {
+        return Err(OptimError::new(
+            "prodigy",
+            "slice_p",
+            format!("must be 1 (descent keeps the whole of s), got {n}"),
+        ));
+    }
+    o.optional::<bool>("fsdp_in_use")?;
+    o.finish()?;
+    Ok((c.try_init()?, lr))
+}
+
 /// A learning-rate schedule: Burn's [`LrScheduler`], its name, and the metric a plateau
 /// schedule watches ([`ReduceLrOnPlateau`]; the others ignore it).
 pub trait Schedule: LrScheduler + ScheduleClone {

@@ -331,8 +331,7 @@ optimizer_config!(SgdScheduleFreeConfig => SgdScheduleFree);
 
 /// The shared part of both steps: the state in, the rule's constants, the state out.
 fn step<const D: usize, R: Rule>(
-    avg: &Averaging,
-    stepper: &Stepper,
+    (avg, stepper): (&Averaging, &Stepper),
     lr: f64,
     tensor: Tensor<D>,
     grad: Tensor<D>,
@@ -386,8 +385,7 @@ impl Optimizer for AdamWScheduleFree {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let (beta_2, eps) = (self.beta_2, self.eps);
         step(
-            &self.avg,
-            &self.stepper,
+            (&self.avg, &self.stepper),
             lr,
             tensor,
             grad,
@@ -419,8 +417,7 @@ impl Optimizer for SgdScheduleFree {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         step(
-            &self.avg,
-            &self.stepper,
+            (&self.avg, &self.stepper),
             lr,
             tensor,
             grad,
