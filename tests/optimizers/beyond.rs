@@ -173,3 +173,258 @@ fn lookahead_resumes_from_its_record() {
     }
     assert_eq!(a.values(), b.values());
 }
+
+/// SAM over SGD on f(θ) = ½ Σ aᵢ θᵢ², against the update computed here in f64:
+/// g = aθ, ε = ρ s² g / ‖s g‖, θ ← θ − η a (θ + ε) (s = 1, or |θ| for ASAM).
+#[test]
+fn sam_takes_the_gradient_at_the_sharpest_nearby_point() {
+    use burn::tensor::Tensor;
+    let device = device();
+    let a: Vec<f64> = (0..8).map(|i| 0.5 + i as f64).collect();
+    let a_w = Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(a[..6].iter().map(|v| *v as f32).collect(), [3, 2]),
+        &device,
+    );
+    let a_b = Tensor::<1>::from_data(
+        burn::tensor::TensorData::new(a[6..].iter().map(|v| *v as f32).collect(), [2]),
+        &device,
+    );
+    let closure = |net: &Net| {
+        let loss = (a_w.clone() * net.w.val().square()).sum() * 0.5
+            + (a_b.clone() * net.b.val().square()).sum() * 0.5;
+        let value = loss.clone().into_scalar::<f64>();
+        (value, GradientsParams::from_grads(loss.backward(), net))
+    };
+    for adaptive in [false, true] {
+        let (rho, lr) = (0.2, 0.05);
+        let mut sam = SamConfig::new()
+            .with_rho(rho)
+            .with_adaptive(adaptive)
+            .init(SgdConfig::new().build());
+        let net = Net::new(&device);
+        let theta: Vec<f64> = net.values().iter().map(|v| f64::from(*v)).collect();
+        let (net, loss) = sam.step(lr, net, closure);
+        // The reference, in f64.
+        let g: Vec<f64> = theta.iter().zip(&a).map(|(t, a)| a * t).collect();
+        let s: Vec<f64> = theta
+            .iter()
+            .map(|t| if adaptive { t.abs() } else { 1.0 })
+            .collect();
+        let norm = g
+            .iter()
+            .zip(&s)
+            .map(|(g, s)| (g * s).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let expected: Vec<f64> = (0..8)
+            .map(|i| {
+                let e = rho * s[i] * s[i] * g[i] / (norm + 1e-12);
+                theta[i] - lr * a[i] * (theta[i] + e)
+            })
+            .collect();
+        let want_loss: f64 = theta.iter().zip(&a).map(|(t, a)| 0.5 * a * t * t).sum();
+        assert!(
+            (loss - want_loss).abs() < 1e-6,
+            "loss {loss} vs {want_loss}"
+        );
+        for (i, (got, want)) in net.values().iter().zip(&expected).enumerate() {
+            assert!(
+                (f64::from(*got) - want).abs() < 1e-6,
+                "adaptive {adaptive} [{i}]: {got} vs {want}"
+            );
+        }
+        // Plain SGD would land elsewhere: SAM's second gradient was used.
+        let plain: Vec<f64> = (0..8).map(|i| theta[i] - lr * g[i]).collect();
+        assert!(
+            plain
+                .iter()
+                .zip(net.values())
+                .any(|(p, v)| (p - f64::from(v)).abs() > 1e-4)
+        );
+    }
+}
+
+/// Adaptive gradient clipping against Optax's formula, computed here: per column of W (the
+/// last axis; the norm over the rest) and over the whole bias.
+#[test]
+fn adaptive_grad_clip_scales_each_unit_to_its_weights_norm() {
+    use burn::tensor::{Tensor, TensorData};
+    let device = device();
+    let net = Net::new(&device);
+    let inner = device.clone().inner();
+    let gw = vec![3.0f32, 0.01, -4.0, 0.02, 1.0, -0.01];
+    let gb = vec![0.001f32, -0.002];
+    let mut grads = GradientsParams::new();
+    grads.register(
+        net.w.id,
+        Tensor::<2>::from_data(TensorData::new(gw.clone(), [3, 2]), &inner),
+    );
+    grads.register(
+        net.b.id,
+        Tensor::<1>::from_data(TensorData::new(gb.clone(), [2]), &inner),
+    );
+    let (clipping, eps) = (0.1, 1e-3);
+    adaptive_grad_clip(&net, &mut grads, clipping, eps);
+    let w: Vec<f64> = net
+        .w
+        .val()
+        .into_data()
+        .iter::<f32>()
+        .map(f64::from)
+        .collect();
+    let b: Vec<f64> = net
+        .b
+        .val()
+        .into_data()
+        .iter::<f32>()
+        .map(f64::from)
+        .collect();
+    let unit = |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i] * v[i]).sum::<f64>().sqrt();
+    let mut expected = Vec::new();
+    let gw64: Vec<f64> = gw.iter().map(|v| f64::from(*v)).collect();
+    let mut ew = vec![0.0; 6];
+    for col in 0..2 {
+        let idx = [col, col + 2, col + 4];
+        let max = clipping * unit(&w, &idx).max(eps);
+        let gn = unit(&gw64, &idx);
+        for &i in &idx {
+            ew[i] = if gn > max {
+                gw64[i] * max / gn.max(1e-6)
+            } else {
+                gw64[i]
+            };
+        }
+    }
+    expected.extend(ew);
+    let gb64: Vec<f64> = gb.iter().map(|v| f64::from(*v)).collect();
+    let max = clipping * unit(&b, &[0, 1]).max(eps);
+    let gn = unit(&gb64, &[0, 1]);
+    expected.extend(
+        gb64.iter()
+            .map(|g| if gn > max { g * max / gn } else { *g }),
+    );
+    let got_w: Tensor<2> = grads.get(net.w.id).expect("w");
+    let got_b: Tensor<1> = grads.get(net.b.id).expect("b");
+    let mut got: Vec<f32> = got_w.into_data().iter::<f32>().collect();
+    got.extend(got_b.into_data().iter::<f32>());
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert!(
+            (f64::from(*g) - e).abs() < 1e-6 * e.abs().max(1.0),
+            "[{i}] {g} vs {e}"
+        );
+    }
+    // The big column was clipped, the small bias gradient was not.
+    assert!(got[0].abs() < 3.0 && got[6] == 0.001);
+}
+
+/// apply_if_finite: a NaN step is skipped and counted, leaving model and state as if it never
+/// happened; too many in a row is an error naming the transform.
+#[test]
+fn non_finite_steps_are_skipped_and_counted() {
+    use burn::tensor::{Tensor, TensorData};
+    let device = device();
+    let (x, y) = data(&device);
+    let bad = |net: &Net| {
+        let mut g = GradientsParams::new();
+        let inner = device.clone().inner();
+        g.register(
+            net.w.id,
+            Tensor::<2>::from_data(TensorData::new(vec![f32::NAN; 6], [3, 2]), &inner),
+        );
+        g.register(net.b.id, Tensor::<1>::zeros([2], &inner));
+        g
+    };
+    let mut skipping = SkipNonFinite::new(AdamConfig::new().build(), 2);
+    let mut plain: ModuleOptimizer = AdamConfig::new().init();
+    let (mut a, mut b) = (Net::new(&device), Net::new(&device));
+    for step in 0..5 {
+        if step == 2 {
+            let before = a.values();
+            let g = bad(&a);
+            let (next, stepped) = skipping.try_step(0.05, a, g).expect("skip");
+            assert!(!stepped);
+            assert_eq!(next.values(), before);
+            a = next;
+        }
+        let ga = mse_grads(&a, x.clone(), y.clone());
+        a = skipping.step(0.05, a, ga);
+        let gb = mse_grads(&b, x.clone(), y.clone());
+        b = plain.step(0.05, b, gb);
+    }
+    assert_eq!(a.values(), b.values());
+    assert_eq!(skipping.skipped(), 1);
+    for _ in 0..2 {
+        let g = bad(&a);
+        a = skipping.try_step(0.05, a, g).expect("skip").0;
+    }
+    let g = bad(&a);
+    let e = skipping
+        .try_step(0.05, a, g)
+        .expect_err("an error")
+        .to_string();
+    assert_mentions(&e, &["apply_if_finite", "grads", "3 steps in a row"]);
+}
+
+/// Partitions: biases frozen while the weights train; biases by another optimizer; a retuned
+/// optimizer keeps its state.
+#[test]
+fn partitions_freeze_or_reassign_and_retune_keeps_state() {
+    let device = device();
+    let (x, y) = data(&device);
+    let net = Net::new(&device);
+    let biases = select_params(&net, |_, shape| shape.len() == 1);
+    let mut optim =
+        ModuleOptimizer::from(AdamConfig::new().build()).with_group(biases, Frozen, None);
+    let before = net.values();
+    let grads = mse_grads(&net, x.clone(), y.clone());
+    let net = optim.step(0.05, net, grads);
+    let after = net.values();
+    assert_eq!(after[6..], before[6..], "frozen biases moved");
+    assert_ne!(after[..6], before[..6], "weights did not move");
+
+    // By path: the weight `w` to SGD, the rest to Adam.
+    let net = Net::new(&device);
+    let w = select_params(&net, |path, _| path == "w");
+    let mut mixed = ModuleOptimizer::from(AdamConfig::new().build()).with_group(
+        w,
+        SgdConfig::new().build(),
+        None,
+    );
+    let grads = mse_grads(&net, x.clone(), y.clone());
+    let g_w: Vec<f32> = grads
+        .get::<2>(net.w.id)
+        .expect("grad of w")
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let stepped = mixed.step(0.05, net.clone(), grads);
+    for (i, (a, (b, g))) in stepped.values()[..6]
+        .iter()
+        .zip(net.values()[..6].iter().zip(&g_w))
+        .enumerate()
+    {
+        assert!(
+            (a - (b - 0.05 * g)).abs() < 1e-6,
+            "w[{i}] is not an SGD step"
+        );
+    }
+
+    // retune with the same hyperparameters changes nothing; with another weight decay, the
+    // state carries on and the steps differ.
+    let run = |retuned: Option<f64>| {
+        let mut optim: ModuleOptimizer = AdamWConfig::new().init();
+        let mut net = Net::new(&device);
+        for step in 0..6 {
+            if step == 3
+                && let Some(wd) = retuned
+            {
+                optim = retune(&optim, AdamWConfig::new().with_weight_decay(wd).init());
+            }
+            let grads = mse_grads(&net, x.clone(), y.clone());
+            net = optim.step(0.05, net, grads);
+        }
+        net.values()
+    };
+    assert_eq!(run(None), run(Some(1e-2)));
+    assert_ne!(run(None), run(Some(0.5)));
+}
