@@ -428,3 +428,51 @@ fn partitions_freeze_or_reassign_and_retune_keeps_state() {
     assert_eq!(run(None), run(Some(1e-2)));
     assert_ne!(run(None), run(Some(0.5)));
 }
+
+/// Per-group rates that change during training: Burn's `ModuleLrScheduler` with descent's
+/// schedules, one per parameter group, drives a descent optimizer; each group moves at its own
+/// scheduled rate (SGD: θ ← θ − η_group g).
+#[test]
+fn each_parameter_group_follows_its_own_schedule() {
+    use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+    let device = device();
+    let (x, y) = data(&device);
+    let net = Net::new(&device);
+    let biases = select_params(&net, |_, shape| shape.len() == 1);
+    let mut rates = ModuleLrScheduler::new(ExponentialLrConfig::new(0.1, 0.5).init()).with_group(
+        biases,
+        LinearLrConfig::new(0.02)
+            .with_start_factor(0.5)
+            .with_end_factor(1.0)
+            .with_total_iters(2)
+            .init(),
+    );
+    let mut optim: ModuleOptimizer = SgdConfig::new().init();
+    let mut net = net;
+    for (w_lr, b_lr) in [(0.1, 0.01), (0.05, 0.015), (0.025, 0.02)] {
+        let grads = mse_grads(&net, x.clone(), y.clone());
+        let g_w: Vec<f32> = grads
+            .get::<2>(net.w.id)
+            .expect("w")
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let g_b: Vec<f32> = grads
+            .get::<1>(net.b.id)
+            .expect("b")
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let before = net.values();
+        net = optim.step(rates.step(), net, grads);
+        let after = net.values();
+        for i in 0..6 {
+            let want = before[i] - w_lr as f32 * g_w[i];
+            assert!((after[i] - want).abs() < 1e-6, "w[{i}] at rate {w_lr}");
+        }
+        for i in 0..2 {
+            let want = before[6 + i] - b_lr as f32 * g_b[i];
+            assert!((after[6 + i] - want).abs() < 1e-6, "b[{i}] at rate {b_lr}");
+        }
+    }
+}
