@@ -7,8 +7,11 @@
 //! - [`optimizers`]: optimizers and learning-rate schedules ([`descent_optimizers`]).
 //! - [`lab`]: models, training loop, data sets, metrics and figures ([`descent_lab`]).
 //! - [`device`]: pick a Burn device by name at run time (`flex`, `ndarray`, `wgpu`).
+//! - [`gradcheck`]: a function's autodiff gradient against finite differences.
 //! - [`kernel`]: the arithmetic every update rule and fused loss is written in once, and
 //!   where it runs ([`descent_kernel`]).
+
+pub mod gradcheck;
 
 pub use descent_kernel as kernel;
 pub use descent_lab as lab;

@@ -4,6 +4,7 @@
 mod catalog;
 mod equivalence;
 mod errors;
+mod gradcheck;
 #[path = "../support/messages.rs"]
 mod messages;
 mod optax;
