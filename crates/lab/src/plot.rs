@@ -96,6 +96,54 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// How a legend entry is drawn: a line, or a dot.
+#[derive(Clone, Copy)]
+enum Mark {
+    Line(RGBColor),
+    Dot(RGBAColor),
+}
+
+/// Rows of legend entries a strip below the chart needs, three to a row.
+fn legend_rows(entries: usize) -> u32 {
+    entries.div_ceil(3) as u32
+}
+
+/// The legend, drawn in its own strip below the chart, off the data: three entries a row.
+fn legend_below<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Mark)],
+) -> Result<(), String> {
+    let (width, _) = area.dim_in_pixel();
+    let column = (width as i32 - 40) / 3;
+    for (k, (name, mark)) in entries.iter().enumerate() {
+        let (x, y) = (20 + (k as i32 % 3) * column, 8 + (k as i32 / 3) * 20);
+        match mark {
+            Mark::Line(color) => area
+                .draw(&PathElement::new(
+                    vec![(x, y + 7), (x + 22, y + 7)],
+                    color.stroke_width(3),
+                ))
+                .map_err(err)?,
+            Mark::Dot(color) => area
+                .draw(&Circle::new((x + 11, y + 7), 4, color.filled()))
+                .map_err(err)?,
+        }
+        // Long names are cut to the column.
+        let room = ((column - 34) / 7).max(4) as usize;
+        let text: String = if name.chars().count() > room {
+            name.chars()
+                .take(room - 1)
+                .chain(std::iter::once('…'))
+                .collect()
+        } else {
+            name.clone()
+        };
+        area.draw(&Text::new(text, (x + 30, y), ("sans-serif", 13)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// `[lo, hi]` of the finite values, padded by 5%.
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -130,6 +178,15 @@ pub struct LineChart {
 impl Figure for LineChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
+        let entries = self.series.len() + self.scatter.len();
+        let (_, height) = root.dim_in_pixel();
+        let strip = if entries > 0 {
+            14 + 20 * legend_rows(entries)
+        } else {
+            0
+        };
+        let (root, legend) = root.split_vertically(height - strip);
+        let root = &root;
         let ty = |y: f64| if self.log_y { y.max(1e-300).log10() } else { y };
         let all = || {
             self.series
@@ -158,6 +215,7 @@ impl Figure for LineChart {
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(err)?;
+        let mut legend_entries = Vec::new();
         for (i, s) in self.scatter.iter().enumerate() {
             let color = COLORS[(i + self.series.len()) % COLORS.len()].mix(0.6);
             chart
@@ -166,9 +224,8 @@ impl Figure for LineChart {
                         .iter()
                         .map(|(x, y)| Circle::new((*x, ty(*y)), 3, color.filled())),
                 )
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+                .map_err(err)?;
+            legend_entries.push((s.name.clone(), Mark::Dot(color)));
         }
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
@@ -180,20 +237,10 @@ impl Figure for LineChart {
                         .filter(|p| p.1.is_finite()),
                     color.stroke_width(2),
                 ))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+                .map_err(err)?;
+            legend_entries.push((s.name.clone(), Mark::Line(color)));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend_below(&legend, &legend_entries)
     }
 }
 
@@ -235,11 +282,30 @@ fn ramp(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// The colours of [`Contour`]'s paths, in order.
+const PATH_COLORS: [RGBColor; 7] = [
+    WHITE,
+    RGBColor(255, 80, 80),
+    RGBColor(255, 170, 0),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 0, 255),
+    RGBColor(0, 255, 255),
+    RGBColor(180, 0, 0),
+];
+
 impl Figure for Contour<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
+        let (width, height) = root.dim_in_pixel();
+        let strip = if self.paths.is_empty() {
+            0
+        } else {
+            14 + 20 * legend_rows(self.paths.len())
+        };
+        let (upper, legend) = root.split_vertically(height - strip);
+        let (main, bar) = upper.split_horizontally(width - 95);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(&self.title, ("sans-serif", 20))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(55)
@@ -253,8 +319,10 @@ impl Figure for Contour<'_> {
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(err)?;
-        const N: usize = 80;
-        const BANDS: f64 = 14.0;
+        // Fine cells shaded continuously, and contour lines where the band changes between
+        // neighbouring cells.
+        const N: usize = 120;
+        const BANDS: f64 = 12.0;
         let (dx, dy) = (
             (self.x.1 - self.x.0) / N as f64,
             (self.y.1 - self.y.0) / N as f64,
@@ -268,24 +336,36 @@ impl Figure for Contour<'_> {
         };
         let grid: Vec<f64> = (0..N * N).map(|k| value(k % N, k / N)).collect();
         let (lo, hi) = range(grid.iter().copied());
+        let t = |v: f64| ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+        let band = |k: usize| (t(grid[k]) * BANDS).floor() as i64;
         let cells = (0..N * N).map(|k| {
             let (i, j) = (k % N, k / N);
-            let t = ((grid[k] - lo) / (hi - lo) * BANDS).floor() / BANDS;
             let x = self.x.0 + i as f64 * dx;
             let y = self.y.0 + j as f64 * dy;
-            Rectangle::new([(x, y), (x + dx, y + dy)], ramp(t).filled())
+            Rectangle::new([(x, y), (x + dx, y + dy)], ramp(t(grid[k])).filled())
         });
         chart.draw_series(cells).map_err(err)?;
+        let line = BLACK.mix(0.35).stroke_width(1);
+        let mut segments = Vec::new();
+        for j in 0..N {
+            for i in 0..N {
+                let k = j * N + i;
+                let (x, y) = (
+                    self.x.0 + (i + 1) as f64 * dx,
+                    self.y.0 + (j + 1) as f64 * dy,
+                );
+                if i + 1 < N && band(k) != band(k + 1) {
+                    segments.push(PathElement::new(vec![(x, y - dy), (x, y)], line));
+                }
+                if j + 1 < N && band(k) != band(k + N) {
+                    segments.push(PathElement::new(vec![(x - dx, y), (x, y)], line));
+                }
+            }
+        }
+        chart.draw_series(segments).map_err(err)?;
+        let mut entries = Vec::new();
         for (i, s) in self.paths.iter().enumerate() {
-            let color = [
-                WHITE,
-                RGBColor(255, 80, 80),
-                RGBColor(255, 170, 0),
-                RGBColor(0, 0, 0),
-                RGBColor(255, 0, 255),
-                RGBColor(0, 255, 255),
-                RGBColor(180, 0, 0),
-            ][i % 7];
+            let color = PATH_COLORS[i % PATH_COLORS.len()];
             let clip =
                 |(x, y): &(f64, f64)| (x.clamp(self.x.0, self.x.1), y.clamp(self.y.0, self.y.1));
             chart
@@ -293,11 +373,7 @@ impl Figure for Contour<'_> {
                     s.points.iter().map(clip),
                     color.stroke_width(2),
                 ))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+                .map_err(err)?;
             chart
                 .draw_series(
                     s.points
@@ -305,16 +381,60 @@ impl Figure for Contour<'_> {
                         .map(|p| Circle::new(clip(p), 2, color.filled())),
                 )
                 .map_err(err)?;
+            // White is invisible on the legend's white: outline it in grey there.
+            let shown = if color == WHITE {
+                RGBColor(150, 150, 150)
+            } else {
+                color
+            };
+            entries.push((s.name.clone(), Mark::Line(shown)));
         }
-        if !self.paths.is_empty() {
-            chart
-                .configure_series_labels()
-                .label_font(("sans-serif", 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
-        }
-        Ok(())
+        colour_bar(&bar, lo, hi, self.log)?;
+        legend_below(&legend, &entries)
     }
+}
+
+/// A vertical colour bar of [`ramp`] from `lo` to `hi`, with five labelled ticks (log10 values
+/// when `log`).
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    log: bool,
+) -> Result<(), String> {
+    let (_, height) = area.dim_in_pixel();
+    let (top, bottom) = (50i32, height as i32 - 60);
+    let (x0, x1) = (10i32, 30i32);
+    let steps = 100;
+    for s in 0..steps {
+        let y0 = bottom - (bottom - top) * s / steps;
+        let y1 = bottom - (bottom - top) * (s + 1) / steps;
+        let t = (s as f64 + 0.5) / steps as f64;
+        area.draw(&Rectangle::new([(x0, y1), (x1, y0)], ramp(t).filled()))
+            .map_err(err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(x0, top), (x1, bottom)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(err)?;
+    for k in 0..=4 {
+        let v = lo + (hi - lo) * k as f64 / 4.0;
+        let y = bottom - (bottom - top) * k / 4;
+        area.draw(&PathElement::new(
+            vec![(x1, y), (x1 + 4, y)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            format!("{v:.2}"),
+            (x1 + 7, y - 7),
+            ("sans-serif", 12),
+        ))
+        .map_err(err)?;
+    }
+    let label = if log { "log10 f" } else { "f" };
+    area.draw(&Text::new(label, (x0 - 2, top - 22), ("sans-serif", 13)))
+        .map_err(err)?;
+    Ok(())
 }
