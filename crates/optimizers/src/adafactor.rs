@@ -13,6 +13,7 @@ use descent_kernel::{Kernel, Num, buffer};
 use crate::adafactor_passes::{StepConstants, Sums, factored_step, vector_step};
 use crate::checks;
 use crate::error::{OptimError, OptimResult};
+use crate::rule::lerp;
 use crate::state::{optimizer_config, record_state};
 use crate::step::StepSettings;
 
@@ -149,17 +150,6 @@ fn machine_eps(dtype: DType) -> f64 {
     }
 }
 
-/// `a + w (x − a)`, as `torch.lerp` rounds it (from `x`'s side when `w ≥ ½`, so that `w = 1`
-/// gives `x` exactly).
-#[inline(always)]
-pub(crate) fn lerp<T: Num>(a: T, x: T, w: f32) -> T {
-    if w < 0.5 {
-        a.clone() + (x - a).scale(w)
-    } else {
-        x.clone() - (x - a).scale(1.0 - w)
-    }
-}
-
 /// `V = R C / m`: the factored second moment from a row factor, a column factor and the
 /// floored mean `m` of the row factors.
 #[inline(always)]
@@ -195,10 +185,7 @@ impl Adafactor {
     fn scale(&self, s: &Step, n: usize, p_sq: f64, u_sq: f64, finite: bool) -> (f32, f32) {
         let (p_rms, u_rms) = ((p_sq / n as f64).sqrt(), (u_sq / n as f64).sqrt());
         if self.checks && !(finite && u_rms.is_finite()) {
-            panic!(
-                "{NAME}: grad must be finite, found NaN or inf (a GradScaler skips steps with \
-                 non-finite gradients; otherwise check the loss)"
-            );
+            panic!("{}", crate::step::non_finite(NAME, "grad"));
         }
         let alpha = self.eps.1.max(p_rms) * s.rho;
         let denom = (u_rms / self.d).max(1.0);

@@ -6,7 +6,8 @@
 use descent_kernel::zip::{CHUNK, Lanes};
 use rayon::prelude::*;
 
-use crate::adafactor::{factored, lerp, moved, scaled};
+use crate::adafactor::{factored, moved, scaled};
+use crate::rule::lerp;
 
 /// The constants of one step that do not depend on the element.
 #[derive(Clone, Copy)]

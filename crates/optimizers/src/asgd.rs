@@ -174,27 +174,11 @@ impl Optimizer for Asgd {
 /// ```
 pub fn asgd_average<M: Module>(optimizer: &ModuleOptimizer, module: M) -> M {
     module.map(&mut Averages {
-        averages: averages(optimizer),
+        averages: crate::state::state_tensors(optimizer, "ax")
+            .0
+            .into_iter()
+            .collect(),
     })
-}
-
-/// Every `ax` in `optimizer`'s state, by parameter id (read through its burnpack record: Burn
-/// keeps the record's tensors private).
-fn averages(optimizer: &ModuleOptimizer) -> std::collections::HashMap<u64, TensorData> {
-    let tensors = optimizer
-        .into_bytes()
-        .ok()
-        .and_then(|bytes| burn_pack::Reader::from_bytes(bytes).ok())
-        .and_then(|reader| reader.into_tensors().ok())
-        .unwrap_or_default();
-    tensors
-        .into_iter()
-        .filter_map(|t| t.into_parts().ok())
-        .filter(|(name, ..)| name.rsplit('.').next() == Some("ax"))
-        .filter_map(|(_, dtype, shape, id, bytes)| {
-            Some((id?, TensorData::from_bytes(bytes, shape, dtype)))
-        })
-        .collect()
 }
 
 struct Averages {

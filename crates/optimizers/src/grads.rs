@@ -78,3 +78,14 @@ pub fn scale<M: Module>(module: &M, grads: &mut GradientsParams, factor: f64) {
     }
     map(module, grads, &mut Scale(factor));
 }
+
+/// `value` (computed off the graph) as a new autodiff leaf, tracked when `require_grad`: what a
+/// parameter becomes after an update made outside `ModuleOptimizer`.
+pub(crate) fn leaf<const D: usize>(value: Tensor<D>, require_grad: bool) -> Tensor<D> {
+    let leaf = Tensor::from_inner(value);
+    if require_grad {
+        leaf.require_grad()
+    } else {
+        leaf
+    }
+}

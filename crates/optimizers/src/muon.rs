@@ -4,7 +4,7 @@
 //! model in one call.
 
 use burn::config::Config;
-use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::module::{Module, ParamGroup};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -221,10 +221,7 @@ impl MuonSettings {
         let norm = x.clone().square().sum().sqrt();
         let norm = if self.bf16 { bf16(norm) } else { norm };
         if self.checks && !norm.clone().into_scalar::<f64>().is_finite() {
-            panic!(
-                "{NAME}: grad must be finite, found NaN or inf (a GradScaler skips steps with \
-                 non-finite gradients; otherwise check the loss)"
-            );
+            panic!("{}", crate::step::non_finite(NAME, "grad"));
         }
         let floor = if self.bf16 {
             bf16(Tensor::<1>::from_floats([self.eps as f32], &norm.device())).into_scalar::<f32>()
@@ -361,13 +358,10 @@ pub fn muon_with_adamw<M: Module>(
     adamw: &AdamWConfig,
     adamw_paths: &[&str],
 ) -> OptimResult<ModuleOptimizer> {
-    let mut matrices = Matrices {
-        path: Vec::new(),
-        exclude: adamw_paths.iter().map(|s| s.to_string()).collect(),
-        ids: Vec::new(),
-    };
-    module.visit(&mut matrices);
-    if matrices.ids.is_empty() {
+    let matrices = crate::transforms::select_ids(module, |path, shape| {
+        shape.len() == 2 && !adamw_paths.iter().any(|e| path.contains(e))
+    });
+    if matrices.is_empty() {
         return Err(OptimError::new(
             NAME,
             "module",
@@ -377,31 +371,7 @@ pub fn muon_with_adamw<M: Module>(
     }
     let adamw = adamw.try_build()?;
     let muon = muon.try_build()?;
-    Ok(ModuleOptimizer::from(adamw).with_group(ParamGroup::from_ids(matrices.ids), muon, None))
-}
-
-/// Collects the ids of the 2-D parameters whose path contains none of `exclude`.
-struct Matrices {
-    path: Vec<String>,
-    exclude: Vec<String>,
-    ids: Vec<ParamId>,
-}
-
-impl ModuleVisitor for Matrices {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.path.join(".");
-        if D == 2 && !self.exclude.iter().any(|e| path.contains(e.as_str())) {
-            self.ids.push(param.id);
-        }
-    }
+    Ok(ModuleOptimizer::from(adamw).with_group(ParamGroup::from_ids(matrices), muon, None))
 }
 
 #[cfg(test)]

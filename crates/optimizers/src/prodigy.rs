@@ -373,12 +373,6 @@ impl ModuleMapper for Apply<'_> {
             Some(k) => p.clone() - p.mul_scalar(k),
             None => p,
         };
-        let next = Tensor::from_inner(p - update);
-        let next = if require_grad {
-            next.require_grad()
-        } else {
-            next
-        };
-        Param::from_mapped_value(id, next, mapper)
+        Param::from_mapped_value(id, crate::grads::leaf(p - update, require_grad), mapper)
     }
 }

@@ -98,3 +98,14 @@ pub(crate) fn weight_decay(
 pub(crate) fn bias_correction(beta: f64, t: u64) -> f64 {
     1.0 - beta.powi(t as i32)
 }
+
+/// `a + w (b − a)`, as `torch.lerp` rounds it (from `b`'s side when `w ≥ ½`, so that `w = 1`
+/// gives `b` exactly).
+#[inline(always)]
+pub(crate) fn lerp<T: Num>(a: T, b: T, w: f32) -> T {
+    if w < 0.5 {
+        a.clone() + (b - a).scale(w)
+    } else {
+        b.clone() - (b - a).scale(1.0 - w)
+    }
+}

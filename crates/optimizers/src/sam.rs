@@ -137,12 +137,7 @@ impl ModuleMapper for Perturb<'_> {
         } else {
             g
         };
-        let next = Tensor::from_inner(p + e.mul_scalar(self.scale));
-        let next = if require_grad {
-            next.require_grad()
-        } else {
-            next
-        };
+        let next = crate::grads::leaf(p + e.mul_scalar(self.scale), require_grad);
         Param::from_mapped_value(id, next, mapper)
     }
 }

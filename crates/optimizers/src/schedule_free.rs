@@ -12,7 +12,7 @@ use descent_kernel::Num;
 
 use crate::checks;
 use crate::error::{OptimError, OptimResult};
-use crate::rule::{Rule, bias_correction};
+use crate::rule::{Rule, bias_correction, lerp};
 use crate::state::{optimizer_config, record_state};
 use crate::step::{StepSettings, Stepper};
 
@@ -158,16 +158,6 @@ record_state!(ScheduleFreeState {
     counters: [step],
     floats: [weight_sum, lr_max, beta],
 });
-
-/// `a + w (b − a)` as `torch.lerp` rounds it.
-#[inline(always)]
-fn lerp<T: Num>(a: T, b: T, w: f32) -> T {
-    if w < 0.5 {
-        a.clone() + (b - a).scale(w)
-    } else {
-        b.clone() - (b - a).scale(1.0 - w)
-    }
-}
 
 /// One schedule-free step from the normalised gradient `u`, slots `[z, ..]`:
 ///
@@ -445,28 +435,14 @@ impl Optimizer for SgdScheduleFree {
 /// and a checkpoint of the training model and the optimizer resumes exactly. A parameter the
 /// optimizer has not stepped is returned as it is.
 pub fn schedule_free_eval<M: Module>(optimizer: &ModuleOptimizer, module: M) -> M {
-    let mut points = std::collections::HashMap::new();
-    let Ok(bytes) = optimizer.into_bytes() else {
-        return module;
-    };
-    let Ok(reader) = burn_pack::Reader::from_bytes(bytes) else {
-        return module;
-    };
-    let scalars = reader.scalars().clone();
-    for t in reader.into_tensors().unwrap_or_default() {
-        let Ok((name, dtype, shape, Some(id), bytes)) = t.into_parts() else {
-            continue;
-        };
-        let Some(prefix) = name.strip_suffix(".z") else {
-            continue;
-        };
-        let beta = scalars
-            .get(&format!("{prefix}.beta"))
-            .and_then(|s| f64::try_from(*s).ok());
-        if let Some(beta) = beta {
-            points.insert(id, (TensorData::from_bytes(bytes, shape, dtype), beta));
-        }
-    }
+    let (tensors, scalars) = crate::state::state_tensors(optimizer, "z");
+    let points = tensors
+        .into_iter()
+        .filter_map(|(id, z)| {
+            let beta = scalars.get(&format!("{id}.beta"))?;
+            Some((id, (z, f64::try_from(*beta).ok()?)))
+        })
+        .collect();
     module.map(&mut Evaluate { points })
 }
 

@@ -118,3 +118,39 @@ macro_rules! optimizer_config {
 
 pub(crate) use optimizer_config;
 pub(crate) use record_state;
+
+/// Every state tensor named `{param_id}.{leaf}` in `optimizer`'s record, with its parameter id
+/// and the record's scalars (keyed `{param_id}.{name}`). Burn keeps the record's tensors
+/// private, so they are read through its burnpack bytes; fine for evaluation, too slow to call
+/// every step on a large model.
+pub(crate) fn state_tensors(
+    optimizer: &burn::optim::ModuleOptimizer,
+    leaf: &str,
+) -> (
+    Vec<(u64, burn::tensor::TensorData)>,
+    std::collections::BTreeMap<String, burn_pack::Scalar>,
+) {
+    let Some(reader) = optimizer
+        .into_bytes()
+        .ok()
+        .and_then(|bytes| burn_pack::Reader::from_bytes(bytes).ok())
+    else {
+        return (Vec::new(), Default::default());
+    };
+    let scalars = reader.scalars().clone();
+    let suffix = format!(".{leaf}");
+    let tensors = reader
+        .into_tensors()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.into_parts().ok())
+        .filter(|(name, ..)| name.ends_with(&suffix))
+        .filter_map(|(_, dtype, shape, id, bytes)| {
+            Some((
+                id?,
+                burn::tensor::TensorData::from_bytes(bytes, shape, dtype),
+            ))
+        })
+        .collect();
+    (tensors, scalars)
+}

@@ -342,7 +342,7 @@ fn read_back(pending: &Mutex<Pending>) {
     }
 }
 
-fn non_finite(opt: &str, what: &str) -> String {
+pub(crate) fn non_finite(opt: &str, what: &str) -> String {
     let cause = if what == "grad" {
         ""
     } else {

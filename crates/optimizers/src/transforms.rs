@@ -157,6 +157,14 @@ impl SkipNonFinite {
 ///     .with_group(select_params(&model, |p, _| p.starts_with("embedding")), Frozen, None);
 /// ```
 pub fn select_params<M: Module>(module: &M, select: impl Fn(&str, &[usize]) -> bool) -> ParamGroup {
+    ParamGroup::from_ids(select_ids(module, select))
+}
+
+/// The ids of [`select_params`].
+pub(crate) fn select_ids<M: Module>(
+    module: &M,
+    select: impl Fn(&str, &[usize]) -> bool,
+) -> Vec<ParamId> {
     struct Select<F> {
         path: Vec<String>,
         select: F,
@@ -181,7 +189,7 @@ pub fn select_params<M: Module>(module: &M, select: impl Fn(&str, &[usize]) -> b
         ids: Vec::new(),
     };
     module.visit(&mut s);
-    ParamGroup::from_ids(s.ids)
+    s.ids
 }
 
 /// An optimizer that leaves its parameters as they are (`optax.set_to_zero`): give it a
