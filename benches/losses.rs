@@ -15,7 +15,7 @@ use burn::nn::loss as burn_loss;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use descent::losses::*;
-use env::list;
+use env::{cpu_devices, list};
 
 /// Runs `f(checks)` as "descent" (input checks on, the default) and "descent_unchecked"
 /// (checks off).
@@ -32,7 +32,7 @@ fn backward<const D: usize>(loss: Tensor<1>, input: &Tensor<D>) {
 }
 
 fn bench(c: &mut Criterion) {
-    for name in list("DESCENT_BENCH_DEVICES", "flex,ndarray") {
+    for name in list("DESCENT_BENCH_DEVICES", &cpu_devices()) {
         let device: Device = descent::device::device(&name)
             .unwrap_or_else(|e| panic!("{e}"))
             .autodiff();

@@ -19,7 +19,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descent::optimizers::{self as ours, StepSettings, registry};
-use env::list;
+use env::{cpu_devices, list};
 use serde_json::{Value, json};
 
 /// Three parameters: a weight matrix, a bias and an embedding-like block.
@@ -166,7 +166,7 @@ fn sync(p: &Params) {
 }
 
 fn bench(c: &mut Criterion) {
-    let devices = list("DESCENT_BENCH_DEVICES", "flex,ndarray");
+    let devices = list("DESCENT_BENCH_DEVICES", &cpu_devices());
     let sizes = list("DESCENT_BENCH_SIZES", "10k,1M,10M");
     let names = list("DESCENT_BENCH_OPTIMIZERS", "all");
     let wanted = |name: &str| names[0] == "all" || names.iter().any(|n| n == name);

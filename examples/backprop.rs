@@ -45,6 +45,7 @@ impl Net {
         (self.forward(x).1 - y).square().mean()
     }
 
+    // ANCHOR: backward
     /// The gradients by the chain rule (the formulas at the top).
     fn backward(&self, x: Tensor<2>, y: Tensor<2>) -> Net {
         let n = x.dims()[0] as f64;
@@ -58,6 +59,7 @@ impl Net {
         let b1 = d_z.sum_dim(0).flatten(0, 1);
         Net { w1, b1, w2, b2 }
     }
+    // ANCHOR_END: backward
 
     fn flat(&self) -> Vec<Vec<f32>> {
         let v = |t: Tensor<1>| t.into_data().iter::<f32>().collect::<Vec<f32>>();
@@ -114,6 +116,7 @@ fn run(args: Args) -> CliResult<()> {
         println!("{name:<6} {diff:>14.3e} {size:>14.3e}");
     }
 
+    // ANCHOR: gradcheck
     // 2. descent::gradcheck on the loss as a function of W₁.
     let loss_of_w1 = |w1: Tensor<2>| {
         let net = Net {
@@ -132,7 +135,9 @@ fn run(args: Args) -> CliResult<()> {
         ),
         Err(e) => return Err(e.to_string().into()),
     }
+    // ANCHOR_END: gradcheck
 
+    // ANCHOR: fd_error
     // 3. The finite-difference error against the step h: O(h²) truncation falls, O(ε/h)
     //    rounding rises; f32 bottoms out near h ≈ 1e-2.
     let mut error = Vec::new();
@@ -146,6 +151,7 @@ fn run(args: Args) -> CliResult<()> {
         let r = gradcheck(loss_of_w1, w1.clone(), check).map_err(|e| e.to_string())?;
         error.push((h.log10(), r.max_abs_error.max(1e-12)));
     }
+    // ANCHOR_END: fd_error
     let best = error
         .iter()
         .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -168,6 +174,7 @@ fn run(args: Args) -> CliResult<()> {
         "fd_error",
     )?;
 
+    // ANCHOR: train
     // 4. Training with the hand-written gradients (plain gradient descent).
     let steps = if args.common.quick { 20 } else { 500 };
     let lr = 0.2;
@@ -183,6 +190,7 @@ fn run(args: Args) -> CliResult<()> {
             b2: trained.b2 - g.b2.mul_scalar(lr),
         };
     }
+    // ANCHOR_END: train
     println!(
         "gradient descent with the hand-written gradients: MSE {:.4} → {:.4} in {steps} steps",
         losses[0],
@@ -208,6 +216,7 @@ fn run(args: Args) -> CliResult<()> {
 fn autodiff(net: &Net, x: &Tensor<2>, y: &Tensor<2>, device: &Device) -> Vec<Vec<f32>> {
     let leaf = |t: Tensor<2>| t.to_device(device).require_grad();
     let leaf1 = |t: Tensor<1>| t.to_device(device).require_grad();
+    // ANCHOR: autodiff
     let tracked = Net {
         w1: leaf(net.w1.clone()),
         b1: leaf1(net.b1.clone()),
@@ -216,6 +225,7 @@ fn autodiff(net: &Net, x: &Tensor<2>, y: &Tensor<2>, device: &Device) -> Vec<Vec
     };
     let loss = tracked.loss(x.clone().to_device(device), y.clone().to_device(device));
     let grads = loss.backward();
+    // ANCHOR_END: autodiff
     let g2 = |t: &Tensor<2>| -> Vec<f32> {
         t.grad(&grads)
             .map(|g| g.flatten::<1>(0, 1).into_data().iter::<f32>().collect())

@@ -36,6 +36,7 @@ fn train(
     epochs: usize,
     device: &burn::tensor::Device,
 ) -> CliResult<Run> {
+    // ANCHOR: train
     let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(lr).with_factor(1.0).init());
     let config = common.train_config(&format!("batch {batch} lr {lr}"), epochs, batch);
     let mut trainer = Trainer::new(config, SgdConfig::new().init(), schedule);
@@ -52,6 +53,7 @@ fn train(
         }
         path.push((w as f64, b as f64));
     }
+    // ANCHOR_END: train
     // Loss over the whole set after each epoch.
     let full = Batch::of(data, device);
     let mut losses = trainer.history().epoch_loss.clone();
@@ -73,12 +75,14 @@ fn run(args: Args) -> CliResult<()> {
     let mut curves = Vec::new();
     let mut paths = Vec::new();
     println!("{:<18} {:>12}", "batch", "final MSE");
+    // ANCHOR: batches
     for (name, batch, lr) in [
         ("SGD, batch 1", 1, 0.01),
         ("mini-batch 32", 32, 0.05),
         ("full batch 200", 200, 0.1),
     ] {
         let (losses, path) = train(&args.common, &data, batch, lr, epochs, &device)?;
+        // ANCHOR_END: batches
         println!(
             "{name:<18} {:>12.5}",
             losses.last().copied().unwrap_or(f64::NAN)
@@ -121,6 +125,7 @@ fn run(args: Args) -> CliResult<()> {
         "trajectories",
     )?);
 
+    // ANCHOR: sweep
     // The largest stable rate of full-batch GD on MSE is 2 / λ_max of the Hessian 2·E[x xᵀ].
     println!("\nlearning-rate sweep, full-batch GD, {epochs} epochs:");
     let mut sweep = Vec::new();
@@ -135,6 +140,7 @@ fn run(args: Args) -> CliResult<()> {
         println!("  lr {lr:<5} final MSE {last:>12.4e}  {verdict}");
         sweep.push(Series::indexed(format!("lr {lr}"), &losses));
     }
+    // ANCHOR_END: sweep
     files.extend(render(
         &LineChart {
             title: "Full-batch GD: learning-rate sweep".into(),

@@ -82,6 +82,7 @@ fn measure(device: &Device, quick: bool, seed: u64) -> Measured {
         peak_mib: None,
         losses: Vec::new(),
     };
+    // ANCHOR: step
     for _ in 0..steps {
         let start = Instant::now();
         let loss = mse_loss(model.forward(x.clone()), y.clone(), Reduction::Mean);
@@ -97,6 +98,7 @@ fn measure(device: &Device, quick: bool, seed: u64) -> Measured {
         out.ms.push(start.elapsed().as_secs_f64() * 1e3);
         out.losses.push(value);
     }
+    // ANCHOR_END: step
     out.peak_mib = peak_mib();
     out
 }
@@ -108,12 +110,14 @@ fn main() {
 fn example(args: Args) -> CliResult<()> {
     if let Some(variant) = &args.variant {
         // The child: one variant, measured in this process.
+        // ANCHOR: device
         let base = args.common.device()?.autodiff();
         let device = if variant == "checkpointed" {
             base.gradient_checkpointing()
         } else {
             base
         };
+        // ANCHOR_END: device
         let m = measure(&device, args.common.quick, args.common.seed);
         let list = |v: &[f64]| {
             v.iter()

@@ -108,6 +108,7 @@ fn run(args: Args) -> CliResult<()> {
     let epochs = args.epochs.unwrap_or(if quick { 4 } else { 20 });
     let batch_size = 256;
     let steps = epochs * train.len().div_ceil(batch_size);
+    // ANCHOR: losses
     let bce = BinaryCrossEntropyWithLogitsLossConfig::new().init();
     let weighted = BinaryCrossEntropyWithLogitsLossConfig::new()
         .with_pos_weight(Some(vec![neg as f64 / pos as f64]))
@@ -116,6 +117,7 @@ fn run(args: Args) -> CliResult<()> {
         .with_alpha(0.75)
         .with_gamma(2.0)
         .init();
+    // ANCHOR_END: losses
 
     let mut outcomes = Vec::new();
     for name in ["bce", "weighted bce", "focal"] {
@@ -123,6 +125,7 @@ fn run(args: Args) -> CliResult<()> {
             progress: !quick,
             ..args.common.train_config(name, epochs, batch_size)
         };
+        // ANCHOR: train
         let (optim, lr) = args.optimizer.build("adamw", serde_json::json!({}), 0.01)?;
         let schedule = Box::new(CosineAnnealingLrConfig::new(lr, steps as u64).init());
         let mut trainer = Trainer::new(config, optim, schedule);
@@ -139,6 +142,7 @@ fn run(args: Args) -> CliResult<()> {
             }
         };
         let model = trainer.fit(model, &train, None, &loss, &device)?;
+        // ANCHOR_END: train
         outcomes.push(Outcome {
             name,
             scores: scores(&model, &test, &device),

@@ -39,6 +39,7 @@ fn run(args: Args) -> CliResult<()> {
             Box::new(ConstantLrConfig::new(0.05).with_factor(1.0).init());
         let config = args.common.train_config(name, epochs, usize::MAX);
         let mut trainer = Trainer::new(config, AdamConfig::new().init(), schedule);
+        // ANCHOR: losses
         let loss = |m: &LinearModel, b: &Batch| {
             let pred = m.forward(b.x.clone());
             match name {
@@ -47,6 +48,7 @@ fn run(args: Args) -> CliResult<()> {
                 _ => huber_loss(pred, b.y.clone(), 1.0, Reduction::Mean),
             }
         };
+        // ANCHOR_END: losses
         let model = LinearModel::new(1, 1, true, &device);
         let model = args.common.resume(&mut trainer, model)?;
         let model = trainer.fit(model, &data, None, &loss, &device)?;

@@ -43,6 +43,7 @@ impl Draw {
     }
 }
 
+// ANCHOR: score
 /// The k-fold cross-validated MSE of SGD at rate `lr` and batch `batch` (diverged: +∞).
 fn score(data: &Dataset, k: usize, lr: f64, batch: usize, epochs: usize, device: &Device) -> f64 {
     let n = data.len();
@@ -73,6 +74,7 @@ fn score(data: &Dataset, k: usize, lr: f64, batch: usize, epochs: usize, device:
     }
     total / k as f64
 }
+// ANCHOR_END: score
 
 fn main() {
     cli::main(|| example(Args::parse()));
@@ -110,6 +112,7 @@ fn example(args: Args) -> CliResult<()> {
             grid_trials.push(s);
         }
     }
+    // ANCHOR: random
     // Random search with the same budget.
     let mut draw = Draw(args.common.seed.wrapping_add(3));
     let mut random_trials = Vec::new();
@@ -121,6 +124,7 @@ fn example(args: Args) -> CliResult<()> {
         random_trials.push(s);
         random_points.push((lr.log10(), (batch as f64).log2(), s));
     }
+    // ANCHOR_END: random
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let (gi, gj) = (0..side)
         .flat_map(|i| (0..side).map(move |j| (i, j)))

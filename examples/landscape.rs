@@ -64,6 +64,7 @@ fn with_params<M: Module>(model: M, values: &[Tensor<2>]) -> M {
     model.map(&mut Set(values.iter()))
 }
 
+// ANCHOR: direction
 /// A random direction, filter-normalised to `theta`: per column `c`,
 /// `d[:, c] ← d[:, c] · ‖θ[:, c]‖ / ‖d[:, c]‖`; zero for the biases (one-row tensors).
 fn direction(theta: &[Tensor<2>], device: &Device) -> Vec<Tensor<2>> {
@@ -80,6 +81,7 @@ fn direction(theta: &[Tensor<2>], device: &Device) -> Vec<Tensor<2>> {
         })
         .collect()
 }
+// ANCHOR_END: direction
 
 fn loss(model: &Mlp, data: &Batch) -> f64 {
     cross_entropy(
@@ -122,6 +124,7 @@ fn example(args: Args) -> CliResult<()> {
     let mut line_train = Vec::new();
     let mut line_test = Vec::new();
     let points = if args.common.quick { 9 } else { 41 };
+    // ANCHOR: line
     for k in 0..points {
         let alpha = -0.5 + 2.0 * k as f64 / (points - 1) as f64;
         let theta: Vec<Tensor<2>> = theta0
@@ -133,6 +136,7 @@ fn example(args: Args) -> CliResult<()> {
         line_train.push((alpha, loss(&m, &train_all)));
         line_test.push((alpha, loss(&m, &test_all)));
     }
+    // ANCHOR_END: line
     let at = |v: &[(f64, f64)], a: f64| {
         v.iter()
             .min_by(|x, y| (x.0 - a).abs().total_cmp(&(y.0 - a).abs()))

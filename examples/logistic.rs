@@ -32,6 +32,7 @@ fn run(args: Args) -> CliResult<()> {
     let device = args.common.device()?;
     let data = synthetic::two_blobs(if args.common.quick { 50 } else { 200 }, args.common.seed);
     let (train, test) = data.split(0.3, args.common.seed);
+    // ANCHOR: train
     let epochs = if args.common.quick { 20 } else { 200 };
     let schedule: Box<dyn Schedule> = Box::new(ConstantLrConfig::new(0.5).with_factor(1.0).init());
     let config = args.common.train_config("logistic", epochs, usize::MAX);
@@ -42,6 +43,7 @@ fn run(args: Args) -> CliResult<()> {
     let model = LinearModel::new(2, 1, true, &device);
     let model = args.common.resume(&mut trainer, model)?;
     let model = trainer.fit(model, &train, None, &loss, &device)?;
+    // ANCHOR_END: train
 
     let n = test.len();
     let logits: Tensor<1> = model.forward(test.x_tensor(&device)).reshape([n]);

@@ -36,6 +36,7 @@ fn run(args: Args) -> CliResult<()> {
     let mut data = real::iris();
     let (mean, std) = data.moments();
     data.standardize_with(&mean, &std);
+    // ANCHOR: range_test
     let steps: usize = if args.common.quick { 30 } else { 150 };
     let batch = 16;
     let batches = data.len().div_ceil(batch);
@@ -50,6 +51,7 @@ fn run(args: Args) -> CliResult<()> {
     let model = Mlp::new(4, &[16], 3, &device);
     let model = args.common.resume(&mut trainer, model)?;
     trainer.fit(model, &data, None, &loss, &device)?;
+    // ANCHOR_END: range_test
 
     let h = trainer.history();
     // Exponentially smoothed loss, stopped once it blows up (4× its best).
@@ -64,12 +66,14 @@ fn run(args: Args) -> CliResult<()> {
         best = best.min(s);
         smooth.push((h.step_lr[i], s));
     }
+    // ANCHOR: suggestion
     // Steepest descent of the smoothed loss in log(lr).
     let suggestion = smooth
         .windows(2)
         .map(|w| ((w[1].1 - w[0].1) / (w[1].0.ln() - w[0].0.ln()), w[0].0))
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, lr)| lr);
+    // ANCHOR_END: suggestion
     match suggestion {
         Some(lr) => {
             println!("suggested learning rate: {lr:.3e} (steepest fall of the smoothed loss)")

@@ -30,6 +30,7 @@ fn run(args: Args) -> CliResult<()> {
         .with_patience(5)
         .with_factor(0.5)
         .init();
+    // ANCHOR: step_cosine
     let schedules: Vec<(&str, Box<dyn LrScheduler>)> = vec![
         (
             "step_lr (25, γ 0.5)",
@@ -59,6 +60,7 @@ fn run(args: Args) -> CliResult<()> {
                     .init(),
             ),
         ),
+        // ANCHOR_END: step_cosine
         (
             "linear_lr warm-up",
             Box::new(
@@ -98,6 +100,7 @@ fn run(args: Args) -> CliResult<()> {
             "warmup_cosine (Optax)",
             Box::new(WarmupCosineConfig::new(0.0, lr, 10, steps).init()),
         ),
+        // ANCHOR: warmup
         (
             "sequential: warm-up, cosine",
             Box::new(SequentialLr::new(
@@ -113,6 +116,7 @@ fn run(args: Args) -> CliResult<()> {
                 vec![10],
             )),
         ),
+        // ANCHOR_END: warmup
         (
             "lambda_lr (0.5·(1 + cos πt/100))",
             Box::new(LambdaLr::new(lr, move |t| {
@@ -148,6 +152,7 @@ fn run(args: Args) -> CliResult<()> {
         );
         series.push(Series::new(name, points));
     }
+    // ANCHOR: plateau
     // ReduceLROnPlateau is fed a loss that stops improving after step 30.
     let points: Vec<(f64, f64)> = (0..steps)
         .map(|t| {
@@ -157,6 +162,7 @@ fn run(args: Args) -> CliResult<()> {
         })
         .collect();
     series.push(Series::new("reduce_lr_on_plateau", points));
+    // ANCHOR_END: plateau
 
     let mut files = Vec::new();
     // Three panels' worth of lines would crowd one chart: split them.

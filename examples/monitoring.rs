@@ -71,6 +71,7 @@ fn example(args: Args) -> CliResult<()> {
             grad_norm: vec![Vec::new(); layers],
             update_ratio: vec![Vec::new(); layers],
         };
+        // ANCHOR: step
         for _ in 0..steps {
             let loss = mse_loss(model.forward(x.clone()), y.clone(), Reduction::Mean);
             let value = loss.clone().into_scalar::<f64>();
@@ -93,6 +94,7 @@ fn example(args: Args) -> CliResult<()> {
                 log.update_ratio[l].push(ratio);
             }
         }
+        // ANCHOR_END: step
         log
     };
     let exploding = train(None);

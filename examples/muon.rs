@@ -43,10 +43,12 @@ fn run(args: Args) -> CliResult<()> {
     let batch = 64;
     let steps = (epochs * train.len().div_ceil(batch)) as u64;
     let loss = |m: &Mlp, b: &Batch| mse_loss(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean);
+    // ANCHOR: optimizers
     let adamw = AdamWConfig::new().with_weight_decay(0.1);
     let muon = MuonConfig::new()
         .with_adjust_lr_fn(Some(AdjustLr::MatchRmsAdamw))
         .with_weight_decay(0.1);
+    // ANCHOR_END: optimizers
 
     let mut curves = Vec::new();
     println!(
@@ -56,12 +58,14 @@ fn run(args: Args) -> CliResult<()> {
     for name in ["AdamW", "Muon + AdamW"] {
         // The same initial weights for both runs.
         let model = Mlp::new(11, &[128, 128], 1, &device);
+        // ANCHOR: partition
         let optim = if name == "AdamW" {
             adamw.try_init().map_err(|e| e.to_string())?
         } else {
             // Muon for layers.0 and layers.1's weights; AdamW for the biases and layers.2.
             muon_with_adamw(&model, &muon, &adamw, &["layers.2"]).map_err(|e| e.to_string())?
         };
+        // ANCHOR_END: partition
         let schedule: Box<dyn Schedule> =
             Box::new(CosineAnnealingLrConfig::new(args.lr, steps).init());
         let config = args.common.train_config(name, epochs, batch);

@@ -79,6 +79,7 @@ impl Problem {
         (value, [g[0], g[1]])
     }
 
+    // ANCHOR: hvp
     /// `H v` by central differences of the autodiff gradient.
     fn hvp(self, p: [f64; 2], v: [f64; 2], device: &Device) -> [f64; 2] {
         let r = 1e-2;
@@ -86,6 +87,7 @@ impl Problem {
         let (_, down) = self.grad([p[0] - r * v[0], p[1] - r * v[1]], device);
         [(up[0] - down[0]) / (2.0 * r), (up[1] - down[1]) / (2.0 * r)]
     }
+    // ANCHOR_END: hvp
 }
 
 /// A run: the iterates, f after each step, and the steps to reach f < 1e-8.
@@ -112,6 +114,7 @@ fn newton(problem: Problem, max_steps: usize, device: &Device) -> Run {
         values: vec![problem.value(p[0], p[1])],
         steps: None,
     };
+    // ANCHOR: newton
     for step in 1..=max_steps {
         let (_, g) = problem.grad(p, device);
         let (c0, c1) = (
@@ -132,6 +135,7 @@ fn newton(problem: Problem, max_steps: usize, device: &Device) -> Run {
             break;
         }
     }
+    // ANCHOR_END: newton
     run
 }
 
@@ -160,6 +164,7 @@ fn lbfgs(problem: Problem, max_steps: usize) -> Run {
         values: vec![problem.value(p[0], p[1])],
         steps: None,
     };
+    // ANCHOR: lbfgs
     let mut optim = LbfgsConfig::new()
         .with_max_iter(1)
         .with_line_search(descent::optimizers::LineSearch::StrongWolfe)
@@ -183,6 +188,7 @@ fn lbfgs(problem: Problem, max_steps: usize) -> Run {
             break;
         }
     }
+    // ANCHOR_END: lbfgs
     run
 }
 

@@ -31,6 +31,7 @@ fn f(b: f64, p: &[f32]) -> f64 {
     0.5 * ((p[0] as f64).powi(2) + b * (p[1] as f64).powi(2))
 }
 
+// ANCHOR: run
 /// Runs `optim` from the start, returning the path and the steps to reach f < 1e-6.
 fn run<O: Optimizer>(optim: &O, lr: f64, b: f64, max_steps: usize, device: &Device) -> Run {
     let mut x = Tensor::<1>::from_floats(START, device);
@@ -52,6 +53,7 @@ fn run<O: Optimizer>(optim: &O, lr: f64, b: f64, max_steps: usize, device: &Devi
     }
     (path, None)
 }
+// ANCHOR_END: run
 
 fn lbfgs(b: f64, max_steps: usize) -> Run {
     let mut opt = LbfgsConfig::new()
@@ -86,6 +88,7 @@ fn example(args: Args) -> CliResult<()> {
     };
     let mut files = Vec::new();
     for b in [10.0, 100.0] {
+        // ANCHOR: first_order
         // Plain GD is stable for lr < 2/b; each rate is a reasonable choice for this b.
         let gd_lr = 1.8 / b;
         let runs: Vec<(&str, Run)> = vec![
@@ -116,6 +119,8 @@ fn example(args: Args) -> CliResult<()> {
                     &device,
                 ),
             ),
+            // ANCHOR_END: first_order
+            // ANCHOR: adaptive
             (
                 "AdaGrad",
                 run(&AdagradConfig::new().build(), 1.0, b, max_steps, &device),
@@ -130,6 +135,7 @@ fn example(args: Args) -> CliResult<()> {
             ),
             ("L-BFGS", lbfgs(b, max_steps)),
         ];
+        // ANCHOR_END: adaptive
         println!("\nf = ½(x² + {b} y²) from (3.5, 3.5): steps to f < 1e-6 (at most {max_steps})");
         println!("{:<14} {:>8}", "optimizer", "steps");
         for (name, (_, steps)) in &runs {

@@ -114,6 +114,7 @@ enum Stepper {
 }
 
 impl Stepper {
+    // ANCHOR: step
     /// One step on `batch`; returns the model and the batch's loss before the step.
     fn step<M: Module + Clone>(
         &mut self,
@@ -139,6 +140,7 @@ impl Stepper {
             Stepper::Lbfgs(l) => l.step(lr, model, |m| grads(&m)),
         }
     }
+    // ANCHOR_END: step
 
     /// The model to judge: the schedule-free evaluation point `x`, else the model itself.
     fn judged<M: Module + Clone>(&self, model: &M) -> M {

@@ -51,10 +51,12 @@ fn run(args: Args) -> CliResult<()> {
     );
 
     let epochs = if args.common.quick { 5 } else { 100 };
+    // ANCHOR: optimizers
     let runs: [(&str, ModuleOptimizer, f64); 2] = [
         ("SGD (batch 32)", SgdConfig::new().init(), 0.01),
         ("Adam (batch 32)", AdamConfig::new().init(), 0.01),
     ];
+    // ANCHOR_END: optimizers
     let mut curves = Vec::new();
     println!(
         "\n{:<16} {:>9} {:>9} {:>7}",
@@ -67,10 +69,12 @@ fn run(args: Args) -> CliResult<()> {
         let mut trainer = Trainer::new(config, optim, schedule);
         let model = LinearModel::new(train.features, 1, true, &device);
         let model = args.common.resume(&mut trainer, model)?;
+        // ANCHOR: loss
         let loss = |m: &LinearModel, b: &Batch| {
             mse_loss(m.forward(b.x.clone()), b.y.clone(), Reduction::Mean)
         };
         let model = trainer.fit(model, &train, None, &loss, &device)?;
+        // ANCHOR_END: loss
         let pred: Vec<f32> = model
             .forward(test.x_tensor(&device))
             .into_data()

@@ -95,6 +95,7 @@ fn run<O: Optimizer>(
     let mut p = Tensor::<1>::from_floats(start, device);
     let mut state = None;
     let mut path = vec![(start[0] as f64, start[1] as f64)];
+    // ANCHOR: noisy_step
     for step in 1..=steps {
         let (x, y) = *path.last().expect("a point");
         let g = surface.grad(x, y);
@@ -110,6 +111,7 @@ fn run<O: Optimizer>(
             return (path, Some(step));
         }
     }
+    // ANCHOR_END: noisy_step
     (path, None)
 }
 
@@ -121,9 +123,11 @@ fn example(args: Args) -> CliResult<()> {
     let out = args.common.out_dir("saddles")?;
     let device = args.common.device()?;
     let steps = if args.common.quick { 300 } else { 3000 };
+    // ANCHOR: optimizers
     let sgd = SgdConfig::new().build();
     let momentum = SgdConfig::new().with_momentum(0.9).build();
     let adam = AdamConfig::new().build();
+    // ANCHOR_END: optimizers
     let mut files = Vec::new();
     println!("{:<10} {:<28} {:>14}", "surface", "run", "steps to leave");
     for (surface, start, view) in [
@@ -134,6 +138,7 @@ fn example(args: Args) -> CliResult<()> {
             Surface::Saddle => "saddle",
             Surface::Plateau => "plateau",
         };
+        // ANCHOR: runs
         let runs = [
             (
                 "gradient descent, η 0.01",
@@ -148,6 +153,7 @@ fn example(args: Args) -> CliResult<()> {
                 run(&adam, 0.01, surface, start, 0.0, steps, &device),
             ),
         ];
+        // ANCHOR_END: runs
         for (label, (_, escaped)) in &runs {
             let s = escaped.map_or(format!("> {steps}"), |s| s.to_string());
             println!("{name:<10} {label:<28} {s:>14}");
@@ -171,6 +177,7 @@ fn example(args: Args) -> CliResult<()> {
         )?);
     }
 
+    // ANCHOR: noise
     // Exactly on the ridge (y = 0) the gradient never points off it: only noise leaves.
     println!();
     for sigma in [0.0, 0.01, 0.1] {
@@ -188,6 +195,7 @@ fn example(args: Args) -> CliResult<()> {
             "saddle from (1, 0), gradient descent with gradient noise σ = {sigma:<5}: {s} steps"
         );
     }
+    // ANCHOR_END: noise
 
     // The variance of a mini-batch gradient of MSE against the batch size.
     let data = synthetic::linear(1000, 2.0, 0.5, 1.0, args.common.seed);
@@ -206,6 +214,7 @@ fn example(args: Args) -> CliResult<()> {
     let draws = if args.common.quick { 200 } else { 2000 };
     let mut measured = Vec::new();
     let mut theory = Vec::new();
+    // ANCHOR: variance
     println!("\nbatch size   Var[mini-batch gradient]   Var[gᵢ]/B");
     for k in 0..8 {
         let batch = 1usize << k;
@@ -223,6 +232,7 @@ fn example(args: Args) -> CliResult<()> {
         measured.push(((batch as f64).log2(), v));
         theory.push(((batch as f64).log2(), var_one / batch as f64));
     }
+    // ANCHOR_END: variance
     files.extend(render(
         &LineChart {
             title: "Variance of a mini-batch gradient against the batch size".into(),

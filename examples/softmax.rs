@@ -36,6 +36,7 @@ fn run(args: Args) -> CliResult<()> {
     let (mean, std) = train.moments();
     train.standardize_with(&mean, &std);
     test.standardize_with(&mean, &std);
+    // ANCHOR: train
     let epochs = if args.common.quick { 5 } else { 60 };
     let batch = 16;
     let steps = (epochs * train.len().div_ceil(batch)) as u64;
@@ -51,6 +52,7 @@ fn run(args: Args) -> CliResult<()> {
     let model = LinearModel::new(4, 3, true, &device);
     let model = args.common.resume(&mut trainer, model)?;
     let model = trainer.fit(model, &train, Some(&test), &loss, &device)?;
+    // ANCHOR_END: train
 
     let logits: Tensor<2> = model.forward(test.x_tensor(&device));
     let pred: Vec<usize> = logits

@@ -33,6 +33,7 @@ fn run(args: Args) -> CliResult<()> {
     let out = args.common.out_dir("svm_hinge")?;
     let device = args.common.device()?;
     let mut data = synthetic::two_blobs(if args.common.quick { 50 } else { 200 }, args.common.seed);
+    // ANCHOR: train
     for y in data.y.iter_mut() {
         *y = 2.0 * *y - 1.0; // classes as ±1
     }
@@ -51,6 +52,7 @@ fn run(args: Args) -> CliResult<()> {
     let model = LinearModel::new(2, 1, true, &device);
     let model = args.common.resume(&mut trainer, model)?;
     let model = trainer.fit(model, &train, None, &loss, &device)?;
+    // ANCHOR_END: train
 
     let n = test.len();
     let score: Tensor<1> = model.forward(test.x_tensor(&device)).reshape([n]);

@@ -9,3 +9,13 @@ pub fn list(var: &str, default: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .collect()
 }
+
+/// The CPU devices built in (flex; ndarray with `--features ndarray`), comma-separated: the
+/// default of `DESCENT_BENCH_DEVICES`.
+pub fn cpu_devices() -> String {
+    descent::device::built_devices()
+        .into_iter()
+        .filter(|d| *d != "wgpu")
+        .collect::<Vec<_>>()
+        .join(",")
+}

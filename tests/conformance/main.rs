@@ -27,7 +27,14 @@ fn replay(case: &golden::Case, device: &Device) -> Result<(), String> {
 
 fn devices() -> Vec<String> {
     std::env::var("DESCENT_DEVICES")
-        .unwrap_or_else(|_| "flex,ndarray".into())
+        .unwrap_or_else(|_| {
+            // Every CPU device built in (ndarray with `--features ndarray`).
+            let cpu: Vec<&str> = descent::device::built_devices()
+                .into_iter()
+                .filter(|d| *d != "wgpu")
+                .collect();
+            cpu.join(",")
+        })
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())

@@ -9,9 +9,8 @@ use descent::losses::*;
 
 use crate::messages::assert_mentions;
 
-#[allow(deprecated)]
-fn devices() -> [Device; 2] {
-    [Device::flex(), Device::ndarray()]
+fn devices() -> Vec<Device> {
+    descent::device::cpu_devices()
 }
 
 /// Value and input gradient of `loss(kernel, x)` at `x` on the autodiff device `ad`, and that

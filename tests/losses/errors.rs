@@ -47,10 +47,7 @@ fn mismatched_shapes() {
 /// makes a missing one a failure). Off the CPU the class-index check is read back with the
 /// loss's other checks, after the gather.
 fn all_devices() -> Vec<Device> {
-    let mut devices = vec![
-        device(),
-        descent::device::device("ndarray").expect("ndarray"),
-    ];
+    let mut devices = descent::device::cpu_devices();
     match descent::device::device("wgpu") {
         Ok(d) => devices.push(d),
         Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {
@@ -425,22 +422,26 @@ fn input_burn_would_panic_on_is_an_error_naming_the_loss() {
         &err.to_string(),
         &["cross_entropy", "input", "at least one class"],
     );
-    #[allow(deprecated)]
-    let other = Device::ndarray();
-    let err = MseLossConfig::new()
-        .init()
-        .try_forward(Tensor::<1>::zeros([2], &d), Tensor::<1>::zeros([2], &other))
-        .unwrap_err();
-    assert_mentions(&err.to_string(), &["mse_loss", "target", "device"]);
-    let err = CrossEntropyLossConfig::new()
-        .with_weight(Some(vec![1.0, 2.0]))
-        .init()
-        .try_forward(
-            Tensor::<2>::zeros([2, 2], &d),
-            Tensor::<1, Int>::from_ints([0, 1], &other),
-        )
-        .unwrap_err();
-    assert_mentions(&err.to_string(), &["cross_entropy", "target", "device"]);
+    // Another device (ndarray: the test needs `--features ndarray`, as the README's command has).
+    #[cfg(feature = "ndarray")]
+    {
+        #[allow(deprecated)]
+        let other = Device::ndarray();
+        let err = MseLossConfig::new()
+            .init()
+            .try_forward(Tensor::<1>::zeros([2], &d), Tensor::<1>::zeros([2], &other))
+            .unwrap_err();
+        assert_mentions(&err.to_string(), &["mse_loss", "target", "device"]);
+        let err = CrossEntropyLossConfig::new()
+            .with_weight(Some(vec![1.0, 2.0]))
+            .init()
+            .try_forward(
+                Tensor::<2>::zeros([2, 2], &d),
+                Tensor::<1, Int>::from_ints([0, 1], &other),
+            )
+            .unwrap_err();
+        assert_mentions(&err.to_string(), &["cross_entropy", "target", "device"]);
+    }
     let half = Tensor::<1>::zeros([2], &d).cast(DType::F16);
     let err = MseLossConfig::new()
         .init()
@@ -557,8 +558,7 @@ fn a_mean_over_no_element_is_an_error_for_every_loss() {
 /// gather would panic inside Burn there), on the fused and the generic path.
 #[test]
 fn class_indices_are_checked_on_the_cpu_even_with_the_checks_off() {
-    #[allow(deprecated)]
-    for d in [Device::flex(), Device::ndarray()] {
+    for d in descent::device::cpu_devices() {
         for kernel in [Kernel::Auto, Kernel::Generic] {
             let err = CrossEntropyLossConfig::new()
                 .with_checks(false)

@@ -1418,7 +1418,7 @@ fn an_empty_batch_is_an_error_for_the_mean() {
 /// flex, ndarray and, where an adapter is found, wgpu (`DESCENT_REQUIRE_WGPU=1` makes a
 /// missing one a failure).
 fn every_device() -> Vec<Device> {
-    let mut devices = vec![flex(), descent::device::device("ndarray").expect("ndarray")];
+    let mut devices = descent::device::cpu_devices();
     match descent::device::device("wgpu") {
         Ok(d) => devices.push(d),
         Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {

@@ -13,7 +13,7 @@ fn flex() -> Device {
 
 /// flex, ndarray and wgpu where an adapter is found.
 fn devices() -> Vec<Device> {
-    let mut d = vec![flex(), descent::device::device("ndarray").expect("ndarray")];
+    let mut d = descent::device::cpu_devices();
     if let Ok(w) = descent::device::device("wgpu") {
         d.push(w);
     }

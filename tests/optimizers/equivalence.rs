@@ -37,8 +37,7 @@ fn run<O: Optimizer>(optim: &O, device: &Device, steps: u32) -> (Vec<f32>, [u64;
 /// The optimizer built by `config(kernel)` gives the same numbers through both kernels, on
 /// both CPU devices; each run took the path it was given, every step.
 fn same<O: Optimizer>(name: &str, config: impl Fn(Kernel) -> O) {
-    #[allow(deprecated)]
-    for device in [Device::flex(), Device::ndarray()] {
+    for device in descent::device::cpu_devices() {
         let steps = 12;
         let (fused, fused_served) = run(&config(Kernel::Auto), &device, steps);
         let (generic, generic_served) = run(&config(Kernel::Generic), &device, steps);
@@ -258,8 +257,7 @@ fn adafactor_run<const D: usize>(
 #[test]
 fn adafactor_fused_and_generic_agree() {
     fn check<const D: usize>(dims: [usize; D]) {
-        #[allow(deprecated)]
-        for device in [Device::flex(), Device::ndarray()] {
+        for device in descent::device::cpu_devices() {
             let steps = 8;
             let (fused, fs) = adafactor_run(Kernel::Auto, dims, &device, steps);
             let (generic, gs) = adafactor_run(Kernel::Generic, dims, &device, steps);

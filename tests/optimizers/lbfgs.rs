@@ -2,7 +2,7 @@
 //! Burn module through its closure.
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use descent::optimizers::*;
 
 use crate::common::{Net, data, device, mse_grads};
@@ -68,8 +68,10 @@ fn lbfgs_solves_least_squares_on_a_module() {
 /// keep its values, and the step must equal the same step on host vectors.
 #[test]
 fn lbfgs_step_leaves_the_modules_it_was_given_untouched() {
-    #[allow(deprecated)]
-    for device in [device(), Device::ndarray().autodiff()] {
+    for device in descent::device::cpu_devices()
+        .into_iter()
+        .map(|d| d.autodiff())
+    {
         let (x, y) = data(&device);
         let config = LbfgsConfig::new().with_max_iter(6).with_history_size(3);
         let net = Net::new(&device);

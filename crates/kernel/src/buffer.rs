@@ -9,14 +9,10 @@
 
 use burn::tensor::{DType, Device, Tensor};
 use burn_flex::{Flex, FlexTensor};
+#[cfg(feature = "ndarray")]
 use burn_ndarray::{NdArray, NdArrayTensor};
+#[cfg(feature = "ndarray")]
 use ndarray::{ArcArray, IxDyn};
-
-/// The ndarray device (deprecated upstream; supported here on purpose).
-#[allow(deprecated)]
-pub fn ndarray_device() -> Device {
-    Device::ndarray()
-}
 
 /// Whether `device` is one whose buffers [`buffer`] can reach (`flex` or `ndarray`), autodiff
 /// or not.
@@ -26,7 +22,11 @@ pub fn is_cpu(device: &Device) -> bool {
     } else {
         device.clone()
     };
-    device == Device::flex() || device == ndarray_device()
+    #[cfg(feature = "ndarray")]
+    if device == Device::ndarray() {
+        return true;
+    }
+    device == Device::flex()
 }
 
 /// Whether `t` is an `f32` tensor on a CPU device (see [`is_cpu`]).
@@ -39,6 +39,7 @@ pub enum Buffer {
     /// A contiguous flex tensor.
     Flex(FlexTensor),
     /// A standard-layout ndarray array.
+    #[cfg(feature = "ndarray")]
     Nd(ArcArray<f32, IxDyn>),
 }
 
@@ -59,6 +60,13 @@ pub fn buffer<const D: usize>(t: Tensor<D>) -> Buffer {
             t.to_contiguous()
         })
     } else {
+        buffer_nd(t)
+    }
+}
+
+#[cfg(feature = "ndarray")]
+fn buffer_nd<const D: usize>(t: Tensor<D>) -> Buffer {
+    {
         match t.try_into_primitive::<NdArray>() {
             Ok(NdArrayTensor::F32(storage)) => {
                 let a = storage.into_owned();
@@ -74,6 +82,14 @@ pub fn buffer<const D: usize>(t: Tensor<D>) -> Buffer {
     }
 }
 
+#[cfg(not(feature = "ndarray"))]
+fn buffer_nd<const D: usize>(t: Tensor<D>) -> Buffer {
+    panic!(
+        "descent-cpu: expected a flex tensor, got one on {:?}",
+        t.device()
+    )
+}
+
 /// A zero buffer shaped like `like`.
 pub fn zeros(like: &Buffer) -> Buffer {
     match like {
@@ -85,6 +101,7 @@ pub fn zeros(like: &Buffer) -> Buffer {
             DType::F32,
             0.0f32,
         )),
+        #[cfg(feature = "ndarray")]
         Buffer::Nd(a) => Buffer::Nd(ArcArray::zeros(a.raw_dim())),
     }
 }
@@ -102,6 +119,7 @@ pub fn filled(like: &Buffer, value: f32) -> Buffer {
 pub fn tensor<const D: usize>(t: Buffer) -> Tensor<D> {
     match t {
         Buffer::Flex(t) => Tensor::from_primitive::<Flex>(t),
+        #[cfg(feature = "ndarray")]
         Buffer::Nd(a) => Tensor::from_primitive::<NdArray>(NdArrayTensor::F32(a.into())),
     }
 }
@@ -112,6 +130,7 @@ pub fn slice(t: &Buffer) -> &[f32] {
         Buffer::Flex(t) => t
             .as_slice::<f32>()
             .expect("descent-cpu: a contiguous f32 buffer"),
+        #[cfg(feature = "ndarray")]
         Buffer::Nd(a) => a.as_slice().expect("descent-cpu: a standard-layout array"),
     }
 }
@@ -126,6 +145,7 @@ pub fn slice_mut(t: &mut Buffer) -> &mut [f32] {
                 .expect("descent-cpu: a contiguous buffer");
             &mut t.storage_mut::<f32>()[start..end]
         }
+        #[cfg(feature = "ndarray")]
         Buffer::Nd(a) => a
             .as_slice_mut()
             .expect("descent-cpu: a standard-layout array"),

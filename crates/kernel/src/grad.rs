@@ -15,19 +15,28 @@
 //! backward pass never waits for the device. Like the rest of Burn's autodiff, the operation is
 //! first-order.
 
+#[cfg(feature = "wgpu")]
+use burn::backend::Cube;
+#[cfg(feature = "ndarray")]
+use burn::backend::NdArray;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    Autodiff, Backend, Cube, Dispatch, DispatchKindConversion, DispatchTensor, Flex, NdArray,
-    Shape, TensorMetadata, backend_extension,
+    Autodiff, Backend, Dispatch, DispatchKindConversion, DispatchTensor, Flex, Shape,
+    TensorMetadata, backend_extension,
 };
 use burn::tensor::Tensor;
 
 /// The backend extension: `value`, with `g` as its gradient with respect to `x`.
-#[backend_extension(Flex, NdArray, Cube, Autodiff)]
+#[backend_extension(
+    Flex,
+    NdArray: cfg(feature = "ndarray"),
+    Cube: cfg(feature = "wgpu"),
+    Autodiff
+)]
 pub trait PrecomputedGrad: Backend {
     /// `value`, whose gradient with respect to `x` is `upstream · g`. Without autodiff the value
     /// is returned as it is.
@@ -43,7 +52,9 @@ pub trait PrecomputedGrad: Backend {
 }
 
 impl PrecomputedGrad for Flex {}
+#[cfg(feature = "ndarray")]
 impl PrecomputedGrad for NdArray {}
+#[cfg(feature = "wgpu")]
 impl PrecomputedGrad for Cube {}
 
 /// The backward step: `upstream · g`, with `g` and whether it lives on a CPU device as state.

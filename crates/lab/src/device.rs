@@ -3,7 +3,7 @@
 use core::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::{Device, Tensor};
 
 /// The device names this project runs on.
 pub const DEVICE_NAMES: [&str; 3] = ["flex", "ndarray", "wgpu"];
@@ -13,6 +13,8 @@ pub const DEVICE_NAMES: [&str; 3] = ["flex", "ndarray", "wgpu"];
 pub enum DeviceError {
     /// The name is none of [`DEVICE_NAMES`].
     Unknown(String),
+    /// The backend was not compiled in: build with `--features <name>`.
+    NotBuilt(String),
     /// The backend is known but did not start (for wgpu: no usable GPU or Vulkan driver).
     Unavailable {
         /// The device name.
@@ -30,6 +32,12 @@ impl fmt::Display for DeviceError {
                 "device: unknown name {name:?}; expected one of {}",
                 DEVICE_NAMES.join(", ")
             ),
+            DeviceError::NotBuilt(name) => write!(
+                f,
+                "device: {name} is not built into this binary; build with `--features {name}` \
+                 (built: {})",
+                built_devices().join(", ")
+            ),
             DeviceError::Unavailable { name, reason } => write!(
                 f,
                 "device: {name} did not start ({reason}); on Linux, wgpu needs a Vulkan driver \
@@ -42,22 +50,61 @@ impl fmt::Display for DeviceError {
 impl std::error::Error for DeviceError {}
 
 /// The NdArray device; deprecated upstream in favour of Flex, kept here by design.
+#[cfg(feature = "ndarray")]
 #[allow(deprecated)]
-fn ndarray() -> Device {
-    Device::ndarray()
+fn ndarray() -> Result<Device, DeviceError> {
+    Ok(Device::ndarray())
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray() -> Result<Device, DeviceError> {
+    Err(DeviceError::NotBuilt("ndarray".into()))
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Result<Device, DeviceError> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Result<Device, DeviceError> {
+    Err(DeviceError::NotBuilt("wgpu".into()))
+}
+
+/// The device names compiled into this binary: `flex` always, `ndarray` and `wgpu` with the
+/// cargo features of the same names.
+pub fn built_devices() -> Vec<&'static str> {
+    let mut names = vec!["flex"];
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    names
+}
+
+/// The CPU devices compiled in: flex, and ndarray with the `ndarray` feature.
+pub fn cpu_devices() -> Vec<Device> {
+    let mut devices = vec![Device::flex()];
+    if let Ok(d) = ndarray() {
+        devices.push(d);
+    }
+    devices
 }
 
 /// Maps `flex`, `ndarray` or `wgpu` to a Burn [`Device`] (without autodiff; call
 /// `.autodiff()` on it to train), checking that it starts by running one tiny operation.
 ///
 /// # Errors
-/// [`DeviceError::Unknown`] for another name, [`DeviceError::Unavailable`] when the backend
+/// [`DeviceError::Unknown`] for another name, [`DeviceError::NotBuilt`] for a backend whose
+/// cargo feature is off, [`DeviceError::Unavailable`] when the backend
 /// fails to start (for example wgpu without a Vulkan driver).
 pub fn device(name: &str) -> Result<Device, DeviceError> {
     let device = match name.trim().to_ascii_lowercase().as_str() {
         "flex" => Device::flex(),
-        "ndarray" => ndarray(),
-        "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        "ndarray" => ndarray()?,
+        "wgpu" => wgpu()?,
         _ => return Err(DeviceError::Unknown(name.to_string())),
     };
     let probe = catch_unwind(AssertUnwindSafe(|| {
@@ -92,8 +139,16 @@ mod tests {
 
     #[test]
     fn cpu_devices_start_and_unknown_names_are_refused() {
-        for name in ["flex", "ndarray", " Flex "] {
+        for name in ["flex", " Flex "] {
             assert!(device(name).is_ok(), "{name} should start");
+        }
+        let built = cfg!(feature = "ndarray");
+        match device("ndarray") {
+            Ok(_) => assert!(built, "ndarray started without its feature"),
+            Err(e) => {
+                assert!(!built, "ndarray is built but did not start: {e}");
+                assert!(e.to_string().contains("--features ndarray"), "{e}");
+            }
         }
         let err = device("cuda9").unwrap_err();
         assert_eq!(err, DeviceError::Unknown("cuda9".into()));
