@@ -5,7 +5,9 @@
 //! criterion group `step/<optimizer>/<device>/<size>`.
 //!
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
-//! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run.
+//! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run;
+//! `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
+//! eight AVX lanes (`descent_kernel::zip::set_simd`).
 //! Muon (`step/muon/...`) is timed on the size's two matrices only. L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
 //! loss, its closure evaluated through autodiff, since its step is not a gradient update.
 
@@ -204,6 +206,13 @@ fn bench(c: &mut Criterion) {
                     });
                 };
                 run("descent", &ours(registered, options.clone(), settings));
+                if std::env::var("DESCENT_BENCH_SIMD_AB").is_ok() {
+                    // The same step on four SSE lanes instead of eight AVX lanes.
+                    let simd = descent::kernel::zip::simd();
+                    descent::kernel::zip::set_simd(descent::kernel::zip::Simd::Sse);
+                    run("descent_sse", &ours(registered, options.clone(), settings));
+                    descent::kernel::zip::set_simd(simd);
+                }
                 if !matches!(device_name.as_str(), "flex" | "ndarray") {
                     // Off the CPU devices the finite check is a sampled reduction and a
                     // periodic read-back; time the step without it too.

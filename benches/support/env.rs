@@ -12,6 +12,7 @@ pub fn list(var: &str, default: &str) -> Vec<String> {
 
 /// The CPU devices built in (flex; ndarray with `--features ndarray`), comma-separated: the
 /// default of `DESCENT_BENCH_DEVICES`.
+#[allow(dead_code)] // not every bench takes devices
 pub fn cpu_devices() -> String {
     descent::device::built_devices()
         .into_iter()

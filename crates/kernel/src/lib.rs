@@ -17,6 +17,8 @@
 #![allow(deprecated)]
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "x86_64")]
+mod avx;
 pub mod buffer;
 pub mod grad;
 mod kernel;

@@ -10,7 +10,8 @@
 //!   credit-card-fraud CSV.
 //! - [`metrics`]: MSE/MAE/R², accuracy, precision/recall/F1, confusion matrix, ROC-AUC,
 //!   PR-AUC.
-//! - [`plot`]: line charts and contour plots as PNG and SVG, font included.
+//! - [`plot`]: line charts, contour plots and ([`surface3d`]) 3-D surfaces as PNG and SVG,
+//!   font included.
 
 pub mod checkpoint;
 pub mod cli;
@@ -21,5 +22,6 @@ pub mod metrics;
 pub mod models;
 pub mod plot;
 pub mod real;
+pub mod surface3d;
 pub mod synthetic;
 pub mod train;

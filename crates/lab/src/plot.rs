@@ -1,4 +1,5 @@
-//! Figures with plotters, written as PNG and SVG. The font (DejaVu Sans) is compiled in, so
+//! Figures with plotters, written as PNG and SVG: line charts, contour plots and
+//! ([`Surface3d`]) 3-D surfaces. The font (DejaVu Sans) is compiled in, so
 //! figures render on a machine with no system fonts.
 
 use std::path::{Path, PathBuf};
@@ -7,6 +8,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
+
+pub use crate::surface3d::{Surface3d, View};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
@@ -67,12 +70,19 @@ impl Series {
 
 /// Something that draws itself on any plotters backend.
 pub trait Figure {
+    /// Checks the figure's input: an error here stops [`render`] before it writes a file.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Draws the figure on `root`.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
-/// Writes `fig` to `dir/stem.png` and `dir/stem.svg` (800×600) and returns both paths.
+/// Writes `fig` to `dir/stem.png` and `dir/stem.svg` (800×600) and returns both paths; a
+/// figure that fails its [`Figure::check`] writes nothing.
 pub fn render(fig: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, String> {
+    fig.check()?;
     init_font();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let png = dir.join(format!("{stem}.png"));
@@ -92,24 +102,24 @@ pub fn render(fig: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>,
     Ok(vec![png, svg])
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 /// How a legend entry is drawn: a line, or a dot.
 #[derive(Clone, Copy)]
-enum Mark {
+pub(crate) enum Mark {
     Line(RGBColor),
     Dot(RGBAColor),
 }
 
 /// Rows of legend entries a strip below the chart needs, three to a row.
-fn legend_rows(entries: usize) -> u32 {
+pub(crate) fn legend_rows(entries: usize) -> u32 {
     entries.div_ceil(3) as u32
 }
 
 /// The legend, drawn in its own strip below the chart, off the data: three entries a row.
-fn legend_below<DB: DrawingBackend>(
+pub(crate) fn legend_below<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, Mark)],
 ) -> Result<(), String> {
@@ -145,7 +155,7 @@ fn legend_below<DB: DrawingBackend>(
 }
 
 /// `[lo, hi]` of the finite values, padded by 5%.
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -266,7 +276,7 @@ pub struct Contour<'a> {
 }
 
 /// A blue-to-yellow ramp (approximately viridis) at `t` in [0, 1].
-fn ramp(t: f64) -> RGBColor {
+pub(crate) fn ramp(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
         (59.0, 82.0, 139.0),
@@ -283,7 +293,7 @@ fn ramp(t: f64) -> RGBColor {
 }
 
 /// The colours of [`Contour`]'s paths, in order.
-const PATH_COLORS: [RGBColor; 7] = [
+pub(crate) const PATH_COLORS: [RGBColor; 7] = [
     WHITE,
     RGBColor(255, 80, 80),
     RGBColor(255, 170, 0),
@@ -389,18 +399,19 @@ impl Figure for Contour<'_> {
             };
             entries.push((s.name.clone(), Mark::Line(shown)));
         }
-        colour_bar(&bar, lo, hi, self.log)?;
+        let label = if self.log { "log10 f" } else { "f" };
+        colour_bar(&bar, lo, hi, label)?;
         legend_below(&legend, &entries)
     }
 }
 
-/// A vertical colour bar of [`ramp`] from `lo` to `hi`, with five labelled ticks (log10 values
-/// when `log`).
-fn colour_bar<DB: DrawingBackend>(
+/// A vertical colour bar of [`ramp`] from `lo` to `hi`, with five labelled ticks and `label`
+/// above it.
+pub(crate) fn colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     lo: f64,
     hi: f64,
-    log: bool,
+    label: &str,
 ) -> Result<(), String> {
     let (_, height) = area.dim_in_pixel();
     let (top, bottom) = (50i32, height as i32 - 60);
@@ -433,7 +444,6 @@ fn colour_bar<DB: DrawingBackend>(
         ))
         .map_err(err)?;
     }
-    let label = if log { "log10 f" } else { "f" };
     area.draw(&Text::new(label, (x0 - 2, top - 22), ("sans-serif", 13)))
         .map_err(err)?;
     Ok(())

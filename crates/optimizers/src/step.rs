@@ -17,7 +17,7 @@ use burn::tensor::{DType, Tensor};
 use descent_kernel::Kernel;
 use descent_kernel::buffer::{self, Buffer};
 use descent_kernel::paths::{self, Path};
-use descent_kernel::zip::{self, Lanes};
+use descent_kernel::{Num, zip};
 
 use crate::checks;
 use crate::error::{OptimError, OptimResult};
@@ -267,11 +267,19 @@ fn lanes<R: Rule, const N: usize>(rule: &R, p: &mut [f32], g: &[f32], s: &mut [B
     let Ok(slices) = <[&mut [f32]; N]>::try_from(slices) else {
         unreachable!("{N} state slots")
     };
-    // The rule copied into the closure, so that each task holds its constants itself.
-    let rule = *rule;
-    zip::update(p, g, slices, move |p, g, s: &mut [Lanes; N]| {
-        rule.apply(p, g, &mut s[..])
-    })
+    zip::update(p, g, slices, Each(*rule))
+}
+
+/// A [`Rule`] as the fused loop's [`zip::LaneRule`]: copied into each task, so that the task
+/// holds its constants itself.
+#[derive(Clone, Copy)]
+struct Each<R>(R);
+
+impl<R: Rule, const N: usize> zip::LaneRule<N> for Each<R> {
+    #[inline(always)]
+    fn apply<T: Num + Copy>(&self, p: T, g: T, s: &mut [T; N]) -> T {
+        self.0.apply(p, g, &mut s[..])
+    }
 }
 
 /// The slots as the path holds them (`have`), the missing ones (before the first step) made
