@@ -131,7 +131,7 @@ fn bench(c: &mut Criterion) {
             });
         }
         assert!(a.iter().all(|&x| x == 2.0), "triad: wrong result");
-        let (mut p, g, mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n], a, vec![0.0; n]);
+        let (mut p, g, mut m, mut v) = (vec![0.0f32; n], vec![1e-3f32; n], a, vec![0.0; n]);
         group.throughput(Throughput::Bytes(28 * n as u64));
         group.bench_function(format!("adam_traffic/{name}"), |bench| {
             bench.iter(|| zip::update(&mut p, &g, [&mut m, &mut v], Traffic))

@@ -9,6 +9,7 @@ mod errors;
 mod lbfgs;
 #[path = "../support/messages.rs"]
 mod messages;
+mod multi_device;
 mod parity;
 mod records;
 mod update_rules;

@@ -189,6 +189,16 @@ trait Vector: Num + Copy {
     fn store(self, out: &mut [f32]);
     /// Whether every lane is zero.
     fn all_zero(self) -> bool;
+    /// Loads `WIDTH` elements from `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reading `WIDTH` elements.
+    unsafe fn read(ptr: *const f32) -> Self;
+    /// Stores `WIDTH` elements at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writing `WIDTH` elements.
+    unsafe fn write(self, ptr: *mut f32);
 }
 
 impl Vector for f32x4 {
@@ -208,6 +218,18 @@ impl Vector for f32x4 {
     #[inline(always)]
     fn all_zero(self) -> bool {
         self.to_array().iter().all(|&v| v == 0.0)
+    }
+
+    #[inline(always)]
+    unsafe fn read(ptr: *const f32) -> Self {
+        // SAFETY: the caller's contract.
+        f32x4::from(unsafe { ptr.cast::<[f32; 4]>().read_unaligned() })
+    }
+
+    #[inline(always)]
+    unsafe fn write(self, ptr: *mut f32) {
+        // SAFETY: the caller's contract.
+        unsafe { ptr.cast::<[f32; 4]>().write_unaligned(self.to_array()) }
     }
 }
 
@@ -233,6 +255,18 @@ impl Vector for crate::avx::F32x8 {
     fn all_zero(self) -> bool {
         self.to_array().iter().all(|&v| v == 0.0)
     }
+
+    #[inline(always)]
+    unsafe fn read(ptr: *const f32) -> Self {
+        // SAFETY: the caller's contract; AVX is available.
+        unsafe { Self::load(ptr) }
+    }
+
+    #[inline(always)]
+    unsafe fn write(self, ptr: *mut f32) {
+        // SAFETY: the caller's contract; AVX is available.
+        unsafe { self.store(ptr) }
+    }
 }
 
 /// The rule over one task's elements, `V::WIDTH` at a time, then the padded tail.
@@ -254,15 +288,21 @@ fn sweep<V: Vector, const N: usize, R: LaneRule<N>>(
     // `0 · g` summed: 0 while every gradient element is finite, NaN from the first that is not.
     let mut seen = V::load(&[0.0; 16][..w]);
     let zero = seen;
+    let (pp, gp) = (pw.as_mut_ptr(), gw.as_ptr());
+    let sp: [*mut f32; N] = std::array::from_fn(|k| sw[k].as_mut_ptr());
     let mut i = 0;
     while i < n {
-        let g = V::load(&gw[i..i + w]);
-        seen = seen + g * zero;
-        let mut lanes: [V; N] = std::array::from_fn(|k| V::load(&sw[k][i..i + w]));
-        rule.apply(V::load(&pw[i..i + w]), g, &mut lanes)
-            .store(&mut pw[i..i + w]);
-        for k in 0..N {
-            lanes[k].store(&mut sw[k][i..i + w]);
+        // SAFETY: `i + w <= n` and every buffer here holds `n` elements (split above); the
+        // buffers are distinct (`&mut` borrows).
+        unsafe {
+            let g = V::read(gp.add(i));
+            seen = seen + g * zero;
+            let mut lanes: [V; N] = std::array::from_fn(|k| V::read(sp[k].add(i)));
+            rule.apply(V::read(pp.add(i)), g, &mut lanes)
+                .write(pp.add(i));
+            for k in 0..N {
+                lanes[k].write(sp[k].add(i));
+            }
         }
         i += w;
     }

@@ -5,7 +5,7 @@
 //! ModuleOptimizer::step ─> Optimizer::step (per tensor: θ, g, state)
 //!   ─> the optimizer builds its Rule for this step (host constants: η, bias corrections)
 //!   ─> Stepper::run: checks η and shapes, then
-//!        fused:   flex/ndarray f32 buffers ─> zip::update (8 lanes, parallel chunks, in place)
+//!        fused:   flex/ndarray f32 buffers ─> zip::update (8 AVX or 4 SSE lanes, parallel chunks, in place)
 //!        generic: Rule::apply on whole tensors (wgpu: Burn's fusion compiles the chain)
 //!      and the finite check of the gradient (in the fused pass; deferred off the CPU)
 //! ```
