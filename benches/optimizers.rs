@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
 //! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run;
-//! `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
+//! `DESCENT_BENCH_HALF=1` adds `descent_bf16` (bf16 parameters and gradients, f32 state) and
+//! `descent_bf16_state` (the state in bf16 too); `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
 //! eight AVX lanes (`descent_kernel::zip::set_simd`).
 //! Muon (`step/muon/...`) is timed on the size's two matrices only. L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
 //! loss, its closure evaluated through autodiff, since its step is not a gradient update.
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{DType, Device, Distribution, Tensor};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descent::optimizers::{self as ours, StepSettings, registry};
 use env::{cpu_devices, list};
@@ -53,17 +54,26 @@ impl Grads {
 }
 
 fn params(size: &(&str, [usize; 2], usize, [usize; 2]), device: &Device) -> (Params, Grads) {
+    params_as(size, device, DType::F32)
+}
+
+/// [`params`] in `dtype` (parameters and gradients).
+fn params_as(
+    size: &(&str, [usize; 2], usize, [usize; 2]),
+    device: &Device,
+    dtype: DType,
+) -> (Params, Grads) {
     let (_, w, b, e) = *size;
     let init = Distribution::Normal(0.0, 0.1);
     let p = Params {
-        w: Param::from_tensor(Tensor::random(w, init, device)),
-        b: Param::from_tensor(Tensor::random([b], init, device)),
-        e: Param::from_tensor(Tensor::random(e, init, device)),
+        w: Param::from_tensor(Tensor::<_>::random(w, init, device).cast(dtype)),
+        b: Param::from_tensor(Tensor::<_>::random([b], init, device).cast(dtype)),
+        e: Param::from_tensor(Tensor::<_>::random(e, init, device).cast(dtype)),
     };
     let g = Grads(
-        Tensor::random(w, init, device),
-        Tensor::random([b], init, device),
-        Tensor::random(e, init, device),
+        Tensor::<_>::random(w, init, device).cast(dtype),
+        Tensor::<_>::random([b], init, device).cast(dtype),
+        Tensor::<_>::random(e, init, device).cast(dtype),
     );
     (p, g)
 }
@@ -190,8 +200,8 @@ fn bench(c: &mut Criterion) {
                     .sample_size(10)
                     .warm_up_time(Duration::from_millis(500))
                     .measurement_time(Duration::from_secs(2));
-                let mut run = |label: &str, make: &dyn Fn() -> ModuleOptimizer| {
-                    let (p, g) = params(size, &device);
+                let mut run_as = |label: &str, make: &dyn Fn() -> ModuleOptimizer, dtype| {
+                    let (p, g) = params_as(size, &device, dtype);
                     let mut optim = make();
                     let grads = g.of(&p);
                     let mut p = Some(optim.step(1e-3, p, grads)); // states exist from here on
@@ -204,6 +214,9 @@ fn bench(c: &mut Criterion) {
                             p = Some(next);
                         })
                     });
+                };
+                let mut run = |label: &str, make: &dyn Fn() -> ModuleOptimizer| {
+                    run_as(label, make, DType::F32)
                 };
                 run("descent", &ours(registered, options.clone(), settings));
                 if std::env::var("DESCENT_BENCH_SIMD_AB").is_ok() {
@@ -227,6 +240,23 @@ fn bench(c: &mut Criterion) {
                 }
                 if let Some(b) = burns {
                     run("burn", &b);
+                }
+                if std::env::var("DESCENT_BENCH_HALF").is_ok() {
+                    // bf16 parameters and gradients, the state in f32 and in bf16.
+                    run_as(
+                        "descent_bf16",
+                        &ours(registered, options.clone(), settings),
+                        DType::BF16,
+                    );
+                    let bf16_state = StepSettings {
+                        state_dtype: Some(DType::BF16),
+                        ..settings
+                    };
+                    run_as(
+                        "descent_bf16_state",
+                        &ours(registered, options.clone(), bf16_state),
+                        DType::BF16,
+                    );
                 }
                 group.finish();
             }

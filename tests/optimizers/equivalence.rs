@@ -3,8 +3,8 @@
 //! both paths must give the same parameters and states, for every optimizer and variant, over
 //! several steps; the path counters prove which path ran each time.
 
-use burn::optim::Optimizer;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::{Optimizer, RecordState, StateSink};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use descent::kernel::paths::{self, Path};
 use descent::optimizers::*;
 
@@ -277,4 +277,133 @@ fn adafactor_fused_and_generic_agree() {
     check([13, 23]);
     check([3, 7, 11]);
     check([299]);
+}
+
+/// θ (widened to f32), every state tensor (dtype and values widened to f32) after `steps`
+/// steps on flex with θ and g in `dtype`, and how many updates each path served.
+#[allow(clippy::type_complexity)]
+fn run_half<O: Optimizer>(
+    optim: &O,
+    dtype: DType,
+    steps: u32,
+) -> (Vec<f32>, Vec<(DType, Vec<f32>)>, [u64; 2])
+where
+    O::State<2>: RecordState,
+{
+    let device = Device::flex();
+    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
+    let n = 299;
+    let mut theta =
+        Tensor::<2>::from_data(TensorData::new(data(1, n), [13, 23]), &device).cast(dtype);
+    let mut state = None;
+    for s in 0..steps {
+        let g =
+            Tensor::<2>::from_data(TensorData::new(data(s + 7, n), [13, 23]), &device).cast(dtype);
+        let (t, st) = optim.step(0.01, theta, g, state.take());
+        assert_eq!(t.dtype(), dtype, "the parameter keeps its dtype");
+        theta = t;
+        state = st;
+    }
+    let served = [
+        paths::count(Path::Fused) - before[0],
+        paths::count(Path::Generic) - before[1],
+    ];
+    let mut sink = StateSink::default();
+    state.expect("a state").state_flatten("p", &mut sink);
+    let slots = sink
+        .tensors
+        .into_iter()
+        .map(|(_, d)| (d.dtype(), d.convert::<f32>().iter::<f32>().collect()))
+        .collect();
+    let theta = theta.cast(DType::F32).into_data().iter::<f32>().collect();
+    (theta, slots, served)
+}
+
+/// f16 and bf16 parameters: the fused loop (reading and writing the half buffers, computing in
+/// f32) and the tensor path (cast to f32, update, cast back) give the same bits, parameter and
+/// state, with the state in f32 (default) or in bf16 (`state_dtype`), which it then is.
+#[test]
+fn half_precision_steps_are_the_same_on_both_paths() {
+    fn check<O: Optimizer>(name: &str, config: impl Fn(Kernel, Option<DType>) -> O)
+    where
+        O::State<2>: RecordState,
+    {
+        for dtype in [DType::F16, DType::BF16] {
+            let mut by_state = Vec::new();
+            for state_dtype in [None, Some(DType::BF16)] {
+                let steps = 6;
+                let (ft, fs, fserved) = run_half(&config(Kernel::Auto, state_dtype), dtype, steps);
+                let (gt, gs, gserved) =
+                    run_half(&config(Kernel::Generic, state_dtype), dtype, steps);
+                let n = u64::from(steps);
+                let what = format!("{name} {dtype:?} state {state_dtype:?}");
+                assert_eq!(fserved, [n, 0], "{what}: the fused run's paths");
+                assert_eq!(gserved, [0, n], "{what}: the generic run's paths");
+                for (i, (a, b)) in ft.iter().zip(&gt).enumerate() {
+                    assert_eq!(
+                        a.to_bits(),
+                        b.to_bits(),
+                        "{what}[{i}]: fused {a}, generic {b}"
+                    );
+                }
+                assert_eq!(fs.len(), gs.len(), "{what}: state tensors");
+                for ((fd, fv), (gd, gv)) in fs.iter().zip(&gs) {
+                    let want = state_dtype.unwrap_or(DType::F32);
+                    assert_eq!((*fd, *gd), (want, want), "{what}: the state's dtype");
+                    let same = fv.iter().zip(gv).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{what}: fused and generic states differ");
+                }
+                let start: Vec<f32> = data(1, 299);
+                assert!(
+                    ft.iter().zip(&start).filter(|(a, b)| a != b).count() > 100,
+                    "{what}: nothing moved"
+                );
+                by_state.push(ft);
+            }
+            // Lion steps by a sign: a rounded state rarely changes it.
+            if name != "lion" {
+                assert!(
+                    by_state[0] != by_state[1],
+                    "{name} {dtype:?}: a bf16 state should round differently from an f32 one"
+                );
+            }
+        }
+    }
+    check("adam", |k, s| {
+        AdamConfig::new()
+            .with_weight_decay(0.1)
+            .with_kernel(k)
+            .with_state_dtype(s)
+            .build()
+    });
+    check("adamw", |k, s| {
+        AdamWConfig::new()
+            .with_kernel(k)
+            .with_state_dtype(s)
+            .build()
+    });
+    check("sgd momentum", |k, s| {
+        SgdConfig::new()
+            .with_momentum(0.9)
+            .with_kernel(k)
+            .with_state_dtype(s)
+            .build()
+    });
+    check("adagrad", |k, s| {
+        AdagradConfig::new()
+            .with_kernel(k)
+            .with_state_dtype(s)
+            .build()
+    });
+    check("rmsprop", |k, s| {
+        RmsPropConfig::new()
+            .with_centered(true)
+            .with_momentum(0.9)
+            .with_kernel(k)
+            .with_state_dtype(s)
+            .build()
+    });
+    check("lion", |k, s| {
+        LionConfig::new().with_kernel(k).with_state_dtype(s).build()
+    });
 }

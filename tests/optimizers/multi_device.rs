@@ -3,6 +3,9 @@
 //! the device Burn shards it to and stepped there, give the same parameters as one device's
 //! step on the summed gradients.
 //!
+//! With descent's `clip_grad_norm_multi` (global-norm clipping of the summed gradients) and
+//! `GradAccumulator` on each device, the numbers are again one device's.
+//!
 //! Needs both CPU backends (`--features ndarray`, as the README's test command has); without
 //! it the test is reported as ignored, with the reason.
 
@@ -12,7 +15,9 @@ use burn::optim::{GradientsParams, MultiGradientsParams};
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use descent::losses::{Reduction, mse_loss};
-use descent::optimizers::registry;
+use descent::optimizers::{
+    GradAccumulator, NormType, clip_grad_norm, clip_grad_norm_multi, registry,
+};
 use serde_json::json;
 
 #[derive(Module, Debug)]
@@ -42,6 +47,24 @@ impl Net {
             data(self.b.weight.val().into_data()),
             data(self.b.bias.as_ref().expect("bias").val().into_data()),
         ]
+    }
+
+    /// A model whose parameters `step_multi` shards over both of two devices (Burn picks the
+    /// device by the parameter id's parity; ids are random, so draw until both occur).
+    fn sharded(device: &Device) -> Self {
+        loop {
+            let net = Self::new(device);
+            let ids = [
+                net.a.weight.id,
+                net.a.bias.as_ref().expect("bias").id,
+                net.b.weight.id,
+                net.b.bias.as_ref().expect("bias").id,
+            ];
+            let odd = ids.iter().filter(|id| id.val() % 2 == 1).count();
+            if odd > 0 && odd < ids.len() {
+                return net;
+            }
+        }
     }
 
     /// The devices the parameters live on.
@@ -124,7 +147,7 @@ fn step_multi_on_two_devices_equals_one_device_step_on_summed_gradients() {
         let configured = || registry::optimizer(name, &options).unwrap_or_else(|e| panic!("{e}"));
         let lr = configured().lr;
         let (mut multi, mut single) = (configured().optimizer, configured().optimizer);
-        let start = Net::new(&d0);
+        let start = Net::sharded(&d0);
         let (mut m, mut s) = (start.clone(), start.clone());
         let mut sharded = false;
         for step in 0..4 {
@@ -161,5 +184,119 @@ fn step_multi_on_two_devices_equals_one_device_step_on_summed_gradients() {
         );
         let moved = start.values().iter().zip(m.values()).any(|(a, b)| a != &b);
         assert!(moved, "{name}: the parameters did not move");
+    }
+}
+
+/// The largest difference between two models' parameters.
+fn max_diff(a: &Net, b: &Net) -> f32 {
+    a.values()
+        .iter()
+        .zip(b.values())
+        .flat_map(|(x, y)| {
+            x.iter()
+                .zip(y)
+                .map(|(x, y)| (x - y).abs())
+                .collect::<Vec<_>>()
+        })
+        .fold(0.0f32, f32::max)
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "ndarray"),
+    ignore = "needs two CPU devices: build with --features ndarray"
+)]
+fn global_norm_clipping_across_devices_equals_one_device() {
+    let cpus = descent::device::cpu_devices();
+    assert!(cpus.len() >= 2, "two CPU devices expected, got {cpus:?}");
+    let (inner0, inner1) = (cpus[0].clone(), cpus[1].clone());
+    let (d0, d1) = (inner0.clone().autodiff(), inner1.clone().autodiff());
+    for (name, options) in [
+        ("sgd", json!({"lr": 0.05, "momentum": 0.9})),
+        ("adam", json!({"lr": 0.01})),
+    ] {
+        let configured = || registry::optimizer(name, &options).unwrap_or_else(|e| panic!("{e}"));
+        let lr = configured().lr;
+        let (mut multi, mut single) = (configured().optimizer, configured().optimizer);
+        let start = Net::sharded(&d0);
+        let (mut m, mut s) = (start.clone(), start);
+        for step in 0..4 {
+            let ga = grads(&m.clone().fork(&d0), batch(step, 0, &d0));
+            let gb = grads(&m.clone().fork(&d1), batch(step, 1, &d1));
+            let mut both = MultiGradientsParams {
+                grads: vec![(ga, inner0.clone()), (gb, inner1.clone())],
+            };
+            let multi_norm = clip_grad_norm_multi(&m, &mut both, 0.5, NormType::L2);
+            m = multi.step_multi(lr, m, both);
+
+            let ga = grads(&s.clone().fork(&d0), batch(step, 0, &d0));
+            let gb = grads(&s.clone().fork(&d1), batch(step, 1, &d1));
+            let mut g = summed(&s, ga, gb, &inner0);
+            let norm = clip_grad_norm(&s, &mut g, 0.5, NormType::L2);
+            s = single.step(lr, s, g);
+
+            assert!(
+                norm > 0.5,
+                "{name}, step {step}: clipping inactive (norm {norm})"
+            );
+            // Each device reduces its own tensors' squares (flex and ndarray sum in different
+            // orders), so the norms agree to f32 rounding, not to the bit.
+            assert!(
+                (multi_norm - norm).abs() <= 1e-6 * norm,
+                "{name}, step {step}: norm {multi_norm} across devices, {norm} on one"
+            );
+            let worst = max_diff(&m, &s);
+            assert!(
+                worst <= 1e-6,
+                "{name}, step {step}: clipped multi-device step differs by {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "ndarray"),
+    ignore = "needs two CPU devices: build with --features ndarray"
+)]
+fn gradient_accumulation_on_each_device_equals_one_device() {
+    let cpus = descent::device::cpu_devices();
+    assert!(cpus.len() >= 2, "two CPU devices expected, got {cpus:?}");
+    let (inner0, inner1) = (cpus[0].clone(), cpus[1].clone());
+    let (d0, d1) = (inner0.clone().autodiff(), inner1.clone().autodiff());
+    let configured = || registry::optimizer("adam", &json!({"lr": 0.01})).expect("adam");
+    let lr = configured().lr;
+    let (mut multi, mut single) = (configured().optimizer, configured().optimizer);
+    let start = Net::sharded(&d0);
+    let (mut m, mut s) = (start.clone(), start);
+    for step in 0..3 {
+        // Two micro-batches per device, averaged on each device, then summed by step_multi.
+        let (mut acc0, mut acc1) = (GradAccumulator::new(2), GradAccumulator::new(2));
+        for micro in 0..2 {
+            let (r0, r1) = (m.clone().fork(&d0), m.clone().fork(&d1));
+            acc0.accumulate(&r0, grads(&r0, batch(4 * step + micro, 0, &d0)));
+            acc1.accumulate(&r1, grads(&r1, batch(4 * step + micro, 1, &d1)));
+        }
+        assert!(acc0.is_ready() && acc1.is_ready());
+        let (g0, g1) = (acc0.take(&m), acc1.take(&m));
+        let both = MultiGradientsParams {
+            grads: vec![(g0, inner0.clone()), (g1, inner1.clone())],
+        };
+        m = multi.step_multi(lr, m, both);
+
+        // One device: each micro-step's two halves summed, averaged over the micro-batches.
+        let mut acc = GradAccumulator::new(2);
+        for micro in 0..2 {
+            let ga = grads(&s.clone().fork(&d0), batch(4 * step + micro, 0, &d0));
+            let gb = grads(&s.clone().fork(&d1), batch(4 * step + micro, 1, &d1));
+            acc.accumulate(&s, summed(&s, ga, gb, &inner0));
+        }
+        let g = acc.take(&s);
+        s = single.step(lr, s, g);
+        let worst = max_diff(&m, &s);
+        assert!(
+            worst <= 1e-6,
+            "step {step}: accumulated multi-device step differs by {worst}"
+        );
     }
 }

@@ -9,6 +9,9 @@
 
 use burn::tensor::{DType, Device, Tensor};
 use burn_flex::{Flex, FlexTensor};
+use half::{bf16, f16};
+
+use crate::floats::{Floats, FloatsMut};
 #[cfg(feature = "ndarray")]
 use burn_ndarray::{NdArray, NdArrayTensor};
 #[cfg(feature = "ndarray")]
@@ -27,6 +30,24 @@ pub fn is_cpu(device: &Device) -> bool {
         return true;
     }
     device == Device::flex()
+}
+
+/// Whether `t` is a tensor the fused loop can reach in its own dtype: `f32`, `f16` or `bf16`
+/// on flex, `f32` on ndarray.
+pub fn is_cpu_float<const D: usize>(t: &Tensor<D>) -> bool {
+    match t.dtype() {
+        DType::F32 => is_cpu(&t.device()),
+        DType::F16 | DType::BF16 => {
+            let device = t.device();
+            let device = if device.is_autodiff() {
+                device.inner()
+            } else {
+                device
+            };
+            device == Device::flex()
+        }
+        _ => false,
+    }
 }
 
 /// Whether `t` is an `f32` tensor on a CPU device (see [`is_cpu`]).
@@ -149,5 +170,74 @@ pub fn slice_mut(t: &mut Buffer) -> &mut [f32] {
         Buffer::Nd(a) => a
             .as_slice_mut()
             .expect("descent-cpu: a standard-layout array"),
+    }
+}
+
+/// The elements of a buffer in their dtype (`f32`, `f16` or `bf16`), in row-major order.
+///
+/// # Panics
+/// For another dtype.
+pub fn floats(t: &Buffer) -> Floats<'_> {
+    match t {
+        Buffer::Flex(f) => match f.dtype() {
+            DType::F16 => Floats::F16(f.as_slice::<f16>().expect("descent-cpu: contiguous f16")),
+            DType::BF16 => {
+                Floats::Bf16(f.as_slice::<bf16>().expect("descent-cpu: contiguous bf16"))
+            }
+            _ => Floats::F32(slice(t)),
+        },
+        #[cfg(feature = "ndarray")]
+        Buffer::Nd(_) => Floats::F32(slice(t)),
+    }
+}
+
+/// The elements of a buffer in their dtype, writable (copied first if the buffer is shared).
+///
+/// # Panics
+/// For another dtype than `f32`, `f16` or `bf16`.
+pub fn floats_mut(t: &mut Buffer) -> FloatsMut<'_> {
+    let dtype = match t {
+        Buffer::Flex(f) => f.dtype(),
+        #[cfg(feature = "ndarray")]
+        Buffer::Nd(_) => DType::F32,
+    };
+    match (dtype, t) {
+        (DType::F16, Buffer::Flex(f)) => {
+            let (start, end) = f
+                .layout()
+                .contiguous_offsets()
+                .expect("descent-cpu: a contiguous buffer");
+            FloatsMut::F16(&mut f.storage_mut::<f16>()[start..end])
+        }
+        (DType::BF16, Buffer::Flex(f)) => {
+            let (start, end) = f
+                .layout()
+                .contiguous_offsets()
+                .expect("descent-cpu: a contiguous buffer");
+            FloatsMut::Bf16(&mut f.storage_mut::<bf16>()[start..end])
+        }
+        (_, t) => FloatsMut::F32(slice_mut(t)),
+    }
+}
+
+/// A buffer shaped like `like`, of `dtype` (`f32`, `f16` or `bf16`; ndarray: `f32` only),
+/// filled with `value` (rounded to the dtype).
+///
+/// # Panics
+/// For another dtype, or a half dtype on ndarray.
+pub fn filled_as(like: &Buffer, dtype: DType, value: f32) -> Buffer {
+    match (like, dtype) {
+        (_, DType::F32) => filled(like, value),
+        (Buffer::Flex(t), DType::F16) => Buffer::Flex(FlexTensor::filled_typed(
+            t.layout().shape().clone(),
+            DType::F16,
+            f16::from_f32(value),
+        )),
+        (Buffer::Flex(t), DType::BF16) => Buffer::Flex(FlexTensor::filled_typed(
+            t.layout().shape().clone(),
+            DType::BF16,
+            bf16::from_f32(value),
+        )),
+        (_, other) => panic!("descent-cpu: no {other:?} buffer here"),
     }
 }

@@ -20,6 +20,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx;
 pub mod buffer;
+pub mod floats;
 pub mod grad;
 mod kernel;
 mod lanes;

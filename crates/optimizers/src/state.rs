@@ -89,6 +89,13 @@ macro_rules! optimizer_config {
                 self
             }
 
+            /// The dtype new state is kept in (see
+            /// [`StepSettings::state_dtype`](crate::StepSettings::state_dtype)).
+            pub fn with_state_dtype(mut self, dtype: Option<burn::tensor::DType>) -> Self {
+                self.settings.state_dtype = dtype;
+                self
+            }
+
             /// Builds the bare per-tensor optimizer (for
             /// [`ModuleOptimizer::with_group`](burn::optim::ModuleOptimizer::with_group)).
             ///

@@ -16,6 +16,7 @@ use burn::config::Config;
 use burn::tensor::{DType, Tensor};
 use descent_kernel::Kernel;
 use descent_kernel::buffer::{self, Buffer};
+use descent_kernel::floats::{Floats, FloatsMut, update_floats};
 use descent_kernel::paths::{self, Path};
 use descent_kernel::{Num, zip};
 
@@ -45,6 +46,14 @@ pub struct StepSettings {
     /// and by [`check_pending_grads`].
     #[config(default = 64)]
     pub check_interval: u32,
+    /// The dtype the optimizer keeps its state in (moments, accumulators, momentum buffers)
+    /// when it creates it: `None` (default) is `f32` whatever the parameter's dtype;
+    /// `Some(DType::BF16)` or `Some(DType::F16)` halve the state's memory, as Optax's
+    /// `mu_dtype` does for the first moment. The update is computed in `f32` either way and the
+    /// state rounded to its dtype after each step. State already held (or loaded from a record)
+    /// keeps its dtype.
+    #[config(default = "None")]
+    pub state_dtype: Option<DType>,
 }
 
 /// The default sampling interval of the deferred finite check (see
@@ -110,29 +119,34 @@ impl Stepper {
                 .collect();
             return (p, slots);
         }
-        if let Some(dtype) = descent_kernel::half(&p) {
-            // f16/bf16: computed in f32 (ε = 1e-8 and β₂ = 0.999 are not representable in f16),
-            // the state kept in f32, the parameter returned in its dtype.
-            let f32 = |t: Tensor<D>| t.cast(DType::F32);
-            let (p32, slots) = self.run(
-                lr,
-                rule,
-                f32(p),
-                f32(g),
-                slots.into_iter().map(|s| s.map(f32)).collect(),
+        let state_dtype = self.settings.state_dtype.unwrap_or(DType::F32);
+        if !matches!(state_dtype, DType::F32 | DType::F16 | DType::BF16) {
+            panic!(
+                "{}: state_dtype must be F32, F16 or BF16, got {state_dtype:?}",
+                self.name
             );
+        }
+        // The fused loop reads and writes f32 buffers on flex and ndarray and f16/bf16 ones on
+        // flex, each in its own dtype, computing in f32.
+        let cpu = |t: &Tensor<D>| descent_kernel::buffer::is_cpu_float(t);
+        let fused = self.settings.kernel == Kernel::Auto
+            && cpu(&p)
+            && cpu(&g)
+            && g.device() == p.device()
+            && slots.iter().flatten().all(cpu)
+            && (state_dtype == DType::F32 || flex(&p));
+        if fused {
+            return self.fused(rule, p, g, slots, state_dtype);
+        }
+        if let Some(dtype) = descent_kernel::half(&p) {
+            // f16/bf16 on the tensor path: computed in f32 (ε = 1e-8 and β₂ = 0.999 are not
+            // representable in f16), the parameter returned in its dtype.
+            let f32 = |t: Tensor<D>| t.cast(DType::F32);
+            // (The slots are cast to f32 and back to their own dtype by `generic`.)
+            let (p32, slots) = self.generic(rule, f32(p), f32(g), slots, state_dtype);
             return (p32.cast(dtype), slots);
         }
-        let fused = self.settings.kernel == Kernel::Auto
-            && descent_kernel::is_cpu_f32(&p)
-            && descent_kernel::is_cpu_f32(&g)
-            && g.device() == p.device()
-            && slots.iter().flatten().all(descent_kernel::is_cpu_f32);
-        if fused {
-            self.fused(rule, p, g, slots)
-        } else {
-            self.generic(rule, p, g, slots)
-        }
+        self.generic(rule, p, g, slots, state_dtype)
     }
 
     /// Gradient and state must have the parameter's shape: a state loaded for another
@@ -167,12 +181,15 @@ impl Stepper {
         p: Tensor<D>,
         g: Tensor<D>,
         slots: Vec<Option<Tensor<D>>>,
+        state_dtype: DType,
     ) -> (Tensor<D>, Vec<Tensor<D>>) {
         paths::record(Path::Fused);
         let mut pb = buffer::buffer(p);
         let gb = buffer::buffer(g);
-        let mut sb = initial(rule, slots, buffer::buffer, |v| buffer::filled(&pb, v));
-        let (ps, gs) = (buffer::slice_mut(&mut pb), buffer::slice(&gb));
+        let mut sb = initial(rule, slots, buffer::buffer, |v| {
+            buffer::filled_as(&pb, state_dtype, v)
+        });
+        let (ps, gs) = (buffer::floats_mut(&mut pb), buffer::floats(&gb));
         let finite = match sb.len() {
             0 => lanes::<R, 0>(rule, ps, gs, &mut sb),
             1 => lanes::<R, 1>(rule, ps, gs, &mut sb),
@@ -196,6 +213,7 @@ impl Stepper {
         p: Tensor<D>,
         g: Tensor<D>,
         slots: Vec<Option<Tensor<D>>>,
+        state_dtype: DType,
     ) -> (Tensor<D>, Vec<Tensor<D>>) {
         paths::record(Path::Generic);
         let cpu = descent_kernel::is_cpu(&p.device());
@@ -207,10 +225,17 @@ impl Stepper {
         } else if checks && !sampled {
             self.defer("grad", zeros(&g));
         }
+        // Each slot is computed in the parameter's dtype and kept in its own (new ones: in
+        // `state_dtype`).
+        let kept: Vec<DType> = slots
+            .iter()
+            .map(|s| s.as_ref().map_or(state_dtype, |s| s.dtype()))
+            .collect();
+        let dtype = p.dtype();
         let mut s = initial(
             rule,
             slots,
-            |s| s,
+            |s| if s.dtype() == dtype { s } else { s.cast(dtype) },
             |v| match v {
                 0.0 => p.zeros_like(),
                 v => p.zeros_like().add_scalar(v),
@@ -232,6 +257,11 @@ impl Stepper {
                 read_back(&self.pending);
             }
         }
+        let s = s
+            .into_iter()
+            .zip(&kept)
+            .map(|(t, &k)| if t.dtype() == k { t } else { t.cast(k) })
+            .collect();
         (p, s)
     }
 
@@ -262,12 +292,28 @@ impl Stepper {
 }
 
 /// The fused pass with `N` slots: `zip::update` over the buffers, the rule on its lanes.
-fn lanes<R: Rule, const N: usize>(rule: &R, p: &mut [f32], g: &[f32], s: &mut [Buffer]) -> bool {
-    let slices: Vec<&mut [f32]> = s.iter_mut().map(buffer::slice_mut).collect();
-    let Ok(slices) = <[&mut [f32]; N]>::try_from(slices) else {
+fn lanes<R: Rule, const N: usize>(
+    rule: &R,
+    p: FloatsMut<'_>,
+    g: Floats<'_>,
+    s: &mut [Buffer],
+) -> bool {
+    let slices: Vec<FloatsMut<'_>> = s.iter_mut().map(buffer::floats_mut).collect();
+    let Ok(slices) = <[FloatsMut<'_>; N]>::try_from(slices) else {
         unreachable!("{N} state slots")
     };
-    zip::update(p, g, slices, Each(*rule))
+    update_floats(p, g, slices, Each(*rule))
+}
+
+/// Whether `t` lives on flex (autodiff or not).
+fn flex<const D: usize>(t: &Tensor<D>) -> bool {
+    let device = t.device();
+    let device = if device.is_autodiff() {
+        device.inner()
+    } else {
+        device
+    };
+    device == burn::tensor::Device::flex()
 }
 
 /// A [`Rule`] as the fused loop's [`zip::LaneRule`]: copied into each task, so that the task
