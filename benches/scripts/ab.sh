@@ -15,13 +15,14 @@ export DESCENT_BENCH_OPTIMIZERS=${DESCENT_BENCH_OPTIMIZERS:-adam,sgd,adagrad}
 export DESCENT_BENCH_DEVICES=${DESCENT_BENCH_DEVICES:-flex,ndarray}
 losses=${AB_LOSSES:-cross_entropy.*/descent$}
 out=$(mktemp)
+# Criterion prints `name time: [low mid high]`, or the name alone on a line when it is long.
 for round in $(seq 1 "$rounds"); do
   for which in before after; do
     dir=$before; [ "$which" = after ] && dir=$after
     { "$dir"/optimizers* --bench '/descent$' 2>/dev/null
       "$dir"/losses* --bench "$losses" 2>/dev/null; } |
-      grep -E "^(step|loss)/|time:" | paste - - |
-      awk -v w="$which" '{print w, $1, $5, $6}' >> "$out"
+      awk -v w="$which" '/^(step|loss)\// {name = $1}
+        /time:/ {for (i = 1; i <= NF; i++) if ($i == "time:") {print w, name, $(i + 3), $(i + 4)}}' >> "$out"
   done
 done
 python3 - "$out" <<'PY'

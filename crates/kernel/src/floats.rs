@@ -16,7 +16,7 @@ use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::zip::{CHUNK, LaneRule, Simd, simd, update_on};
+use crate::zip::{LaneRule, Simd, Split, simd, tasks, update_on};
 
 /// Elements widened at a time: with five buffers of 512 `f32` (10 KiB) the block stays in L1.
 const BLOCK: usize = 512;
@@ -41,6 +41,26 @@ pub enum FloatsMut<'a> {
     F16(&'a mut [f16]),
     /// bfloat16.
     Bf16(&'a mut [bf16]),
+}
+
+impl Split for Floats<'_> {
+    fn len(&self) -> usize {
+        Floats::len(self)
+    }
+
+    fn split_at(self, n: usize) -> (Self, Self) {
+        Floats::split_at(self, n)
+    }
+}
+
+impl Split for FloatsMut<'_> {
+    fn len(&self) -> usize {
+        FloatsMut::len(self)
+    }
+
+    fn split_at(self, n: usize) -> (Self, Self) {
+        FloatsMut::split_at(self, n)
+    }
 }
 
 impl Floats<'_> {
@@ -227,37 +247,7 @@ pub fn update_floats<const N: usize, R: LaneRule<N>>(
         });
         return update_on(simd, p32, g32, s32, rule);
     }
-    assert_eq!(
-        p.len(),
-        g.len(),
-        "fused step: gradient and parameter differ in size"
-    );
-    for s in &s {
-        assert_eq!(
-            s.len(),
-            p.len(),
-            "fused step: state and parameter differ in size"
-        );
-    }
-    let mut tasks = Vec::with_capacity(p.len().div_ceil(CHUNK));
-    let (mut p_rest, mut g_rest, mut s_rest) = (p, g, s);
-    while !p_rest.is_empty() {
-        let n = CHUNK.min(p_rest.len());
-        let (ph, pt) = p_rest.split_at(n);
-        let (gh, gt) = g_rest.split_at(n);
-        let split = s_rest.map(|s| s.split_at(n));
-        let mut heads = Vec::with_capacity(N);
-        let mut tails = Vec::with_capacity(N);
-        for (h, t) in split {
-            heads.push(h);
-            tails.push(t);
-        }
-        let heads: [FloatsMut<'_>; N] = heads.try_into().expect("N slots");
-        tasks.push((ph, gh, heads));
-        (p_rest, g_rest) = (pt, gt);
-        s_rest = tails.try_into().expect("N slots");
-    }
-    tasks
+    tasks(p, g, s)
         .into_par_iter()
         .map(|(p, g, s)| blocks(simd, p, g, s, rule))
         .reduce(|| true, |a, b| a && b)
@@ -325,6 +315,7 @@ fn blocks<const N: usize, R: LaneRule<N>>(
 mod tests {
     use super::*;
     use crate::num::Num;
+    use crate::zip::CHUNK;
 
     /// Adam-like, with a clamp: every kind of operation.
     #[derive(Clone, Copy)]

@@ -110,42 +110,95 @@ pub fn update_on<const N: usize, R: LaneRule<N>>(
     s: [&mut [f32]; N],
     rule: R,
 ) -> bool {
-    assert_eq!(
-        p.len(),
-        g.len(),
-        "fused step: gradient and parameter differ in size"
-    );
-    for s in &s {
-        assert_eq!(
-            s.len(),
-            p.len(),
-            "fused step: state and parameter differ in size"
-        );
-    }
     let simd = if simd == Simd::Avx && !avx_available() {
         Simd::Sse
     } else {
         simd
     };
     if p.len() <= CHUNK {
+        check_lengths(&p, &g, &s);
         return chunk(simd, p, g, s, rule);
     }
-    let mut tasks = Vec::with_capacity(p.len().div_ceil(CHUNK));
-    let (mut p_rest, mut g_rest, mut s_rest) = (p, g, s);
-    while !p_rest.is_empty() {
-        let n = CHUNK.min(p_rest.len());
-        let (ph, pt) = p_rest.split_at_mut(n);
-        let (gh, gt) = g_rest.split_at(n);
-        let mut split = s_rest.map(|s| s.split_at_mut(n));
-        let heads: [&mut [f32]; N] = std::array::from_fn(|k| std::mem::take(&mut split[k].0));
-        tasks.push((ph, gh, heads));
-        (p_rest, g_rest) = (pt, gt);
-        s_rest = split.map(|(_, t)| t);
-    }
-    tasks
+    tasks(p, g, s)
         .into_par_iter()
         .map(|(p, g, s)| chunk(simd, p, g, s, rule))
         .reduce(|| true, |a, b| a && b)
+}
+
+/// A buffer the fused loop can cut into parallel tasks.
+pub(crate) trait Split: Sized + Send {
+    /// The number of elements.
+    fn len(&self) -> usize;
+    /// The first `n` elements and the rest.
+    fn split_at(self, n: usize) -> (Self, Self);
+}
+
+impl Split for &mut [f32] {
+    fn len(&self) -> usize {
+        <[f32]>::len(self)
+    }
+
+    fn split_at(self, n: usize) -> (Self, Self) {
+        self.split_at_mut(n)
+    }
+}
+
+impl Split for &[f32] {
+    fn len(&self) -> usize {
+        <[f32]>::len(self)
+    }
+
+    fn split_at(self, n: usize) -> (Self, Self) {
+        <[f32]>::split_at(self, n)
+    }
+}
+
+/// Panics unless the gradient and every state buffer have the parameter's length.
+fn check_lengths<P: Split, G: Split, S: Split>(p: &P, g: &G, s: &[S]) {
+    assert_eq!(
+        p.len(),
+        g.len(),
+        "fused step: gradient and parameter differ in size"
+    );
+    for s in s {
+        assert_eq!(
+            s.len(),
+            p.len(),
+            "fused step: state and parameter differ in size"
+        );
+    }
+}
+
+/// The buffers cut into tasks of [`CHUNK`] elements (the last shorter), after checking their
+/// lengths.
+///
+/// # Panics
+/// If a buffer's length differs from the parameter's.
+pub(crate) fn tasks<P: Split, G: Split, S: Split, const N: usize>(
+    p: P,
+    g: G,
+    s: [S; N],
+) -> Vec<(P, G, [S; N])> {
+    check_lengths(&p, &g, &s);
+    let mut tasks = Vec::with_capacity(p.len().div_ceil(CHUNK));
+    let (mut p_rest, mut g_rest, mut s_rest) = (p, g, s);
+    while p_rest.len() > 0 {
+        let n = CHUNK.min(p_rest.len());
+        let (ph, pt) = p_rest.split_at(n);
+        let (gh, gt) = g_rest.split_at(n);
+        let mut heads = Vec::with_capacity(N);
+        let mut tails = Vec::with_capacity(N);
+        for (h, t) in s_rest.map(|s| s.split_at(n)) {
+            heads.push(h);
+            tails.push(t);
+        }
+        let (Ok(heads), Ok(tails)) = (<[S; N]>::try_from(heads), <[S; N]>::try_from(tails)) else {
+            unreachable!("N slots")
+        };
+        tasks.push((ph, gh, heads));
+        (p_rest, g_rest, s_rest) = (pt, gt, tails);
+    }
+    tasks
 }
 
 /// One task's elements, on the calling thread, on the lanes `simd`.

@@ -67,7 +67,7 @@ pub struct Common {
     /// Seed of the data and of the shuffles.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Folder for the figures (default: out/<example>).
+    /// Folder for the figures (default: `out/<example>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Tiny data and few epochs: checks that everything runs, in seconds.
