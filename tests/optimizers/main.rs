@@ -7,6 +7,7 @@ mod common;
 mod equivalence;
 mod errors;
 mod lbfgs;
+mod master_weights;
 #[path = "../support/messages.rs"]
 mod messages;
 mod multi_device;
