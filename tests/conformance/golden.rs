@@ -107,6 +107,10 @@ pub fn tensor_of(
     let data = TensorData::new(values, shape.clone());
     fn leaf<const D: usize>(data: TensorData, device: &Device, grad: bool) -> Tensor<D> {
         let t = Tensor::<D>::from_data(data, device);
+        let t = match half_dtype() {
+            Some(dtype) => t.cast(dtype),
+            None => t,
+        };
         if grad { t.require_grad() } else { t }
     }
     Ok(match shape.len() {
@@ -189,4 +193,20 @@ pub fn compare(
         }
     }
     Ok(())
+}
+
+/// The half dtype the loss cases' float inputs are cast to (`DESCENT_DTYPE=f16` or `bf16`),
+/// if any: an exploratory replay at loose tolerances (see `losses::replay`), until PyTorch's
+/// own runs in those dtypes give each case its tolerance.
+pub fn half_dtype() -> Option<burn::tensor::DType> {
+    match std::env::var("DESCENT_DTYPE")
+        .ok()?
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "f16" => Some(burn::tensor::DType::F16),
+        "bf16" => Some(burn::tensor::DType::BF16),
+        "f32" | "" => None,
+        other => panic!("DESCENT_DTYPE: expected f16, bf16 or f32, got {other:?}"),
+    }
 }

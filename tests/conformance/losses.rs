@@ -50,6 +50,14 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     let grads: BTreeMap<String, GoldenTensor> = case.optional("grad")?.unwrap_or_default();
     let rtol: f64 = case.field("rtol")?;
     let atol: f64 = case.field("atol")?;
+    // Half-precision inputs (exploratory, `DESCENT_DTYPE`): the loss must return their dtype,
+    // within a tolerance of a few units of the dtype's precision.
+    let half = crate::golden::half_dtype();
+    let (rtol, atol) = match half {
+        Some(burn::tensor::DType::BF16) => (rtol.max(5e-2), atol.max(5e-2)),
+        Some(_) => (rtol.max(1e-2), atol.max(1e-2)),
+        None => (rtol, atol),
+    };
     if let Some(name) = grads.keys().find(|n| !inputs.contains_key(*n)) {
         return Err(format!("grad for {name:?}, which is no input"));
     }
@@ -72,6 +80,18 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
                 .unwrap_or("loss"),
         )
         .map_err(|e| e.to_string())?;
+    if let Some(dtype) = half {
+        let got = match &result {
+            AnyTensor::F1(t) => t.dtype(),
+            AnyTensor::F2(t) => t.dtype(),
+            AnyTensor::F3(t) => t.dtype(),
+            AnyTensor::F4(t) => t.dtype(),
+            _ => return Err("an integer output".into()),
+        };
+        if got != dtype {
+            return Err(format!("output dtype {got:?} for {dtype:?} inputs"));
+        }
+    }
     compare("output", read(&result)?, &output, rtol, atol)?;
     compare_extras(case, &extras, rtol, atol)?;
     if grads.is_empty() {

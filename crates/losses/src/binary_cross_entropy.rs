@@ -83,7 +83,14 @@ impl BinaryCrossEntropyLoss {
             .clamp_min(1e-12);
         let mut grad = x.sub(target.detach()).div(denom);
         if let Some(w) = &self.weight {
-            let w = weights::broadcast(BCE, "weight", w, input.dims(), &input.device())?;
+            let w = weights::broadcast(
+                BCE,
+                "weight",
+                w,
+                input.dims(),
+                &input.device(),
+                loss.dtype(),
+            )?;
             loss = loss.mul(w.clone());
             grad = grad.mul(w);
         }
@@ -191,10 +198,10 @@ impl BinaryCrossEntropyWithLogitsLoss {
         target: Tensor<D>,
     ) -> LossResult<(Tensor<D>, Tensor<D>)> {
         checks::in_range(BCE_LOGITS, "target", &target, 0.0, 1.0)?;
-        let (dims, device) = (input.dims(), input.device());
+        let (dims, device, dtype) = (input.dims(), input.device(), input.dtype());
         let broadcast = |arg, w: &Option<Vec<f64>>| {
             w.as_deref()
-                .map(|w| weights::broadcast(BCE_LOGITS, arg, w, dims, &device))
+                .map(|w| weights::broadcast(BCE_LOGITS, arg, w, dims, &device, dtype))
                 .transpose()
         };
         let weight = broadcast("weight", &self.weight)?;

@@ -188,7 +188,8 @@ fn total<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 
 /// Queues `value` (0 when the check passes) in the open scope, or reads it at once.
 fn check(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()> + 'static) -> LossResult<()> {
-    let value = value.inner();
+    // In f32 whatever the input's dtype, so that the scope's checks add up in one dtype.
+    let value = value.inner().cast(burn::tensor::DType::F32);
     let queued = SCOPE.with_borrow_mut(|s| match s {
         Some(scope) => {
             scope.pending.push(Pending {

@@ -106,10 +106,10 @@ fn weighted_nll(
     let ignored = target.clone().equal_elem(ignore_index);
     let safe = target.mask_fill(ignored.clone(), 0);
     let picked = logp.gather(1, safe.clone().reshape([m, 1])).reshape([m]);
-    let valid = ignored.bool_not().float();
+    let valid = ignored.bool_not().float().cast(picked.dtype());
     let w_t = match weight {
         None => valid,
-        Some(w) => weights::class_vector(w, &picked.device())
+        Some(w) => weights::class_vector(w, &picked.device(), picked.dtype())
             .select(0, safe)
             .mul(valid),
     };
@@ -142,7 +142,11 @@ impl CrossEntropyLoss {
         let logp = stable::log_softmax(rows(input), 1);
         let target = flat_int(target);
         let weight = self.weight.as_deref();
-        let ignored = target.clone().equal_elem(self.ignore_index).float();
+        let ignored = target
+            .clone()
+            .equal_elem(self.ignore_index)
+            .float()
+            .cast(logp.dtype());
         let (nll, w_t) = weighted_nll(CE, logp.clone(), target, weight, self.ignore_index)?;
         let eps = self.label_smoothing;
         if eps == 0.0 {
@@ -150,7 +154,10 @@ impl CrossEntropyLoss {
         }
         let weighted = match weight {
             None => logp,
-            Some(w) => logp.mul(weights::class_vector(w, &nll.device()).unsqueeze_dim(0)),
+            Some(w) => {
+                let dtype = logp.dtype();
+                logp.mul(weights::class_vector(w, &nll.device(), dtype).unsqueeze_dim(0))
+            }
         };
         let m = nll.dims()[0];
         let smooth = weighted
@@ -312,7 +319,8 @@ impl CrossEntropyLoss {
         let mut terms = logp.mul(target);
         if let Some(w) = &self.weight {
             let device = terms.device();
-            terms = terms.mul(weights::class_vector(w, &device).unsqueeze_dim(0));
+            let dtype = terms.dtype();
+            terms = terms.mul(weights::class_vector(w, &device, dtype).unsqueeze_dim(0));
         }
         Ok(terms.sum_dim(1).reshape([m]).neg())
     }

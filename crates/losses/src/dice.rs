@@ -203,7 +203,7 @@ impl DiceLoss {
         }
         let mut loss = numerator.div(denominator).neg().add_scalar(1.0);
         if let Some(w) = &self.class_weights {
-            let w = weights::class_vector(w, &loss.device()).reshape([1, classes]);
+            let w = weights::class_vector(w, &loss.device(), loss.dtype()).reshape([1, classes]);
             loss = loss.mul(w);
         }
         if self.ignore_background && classes > 1 {

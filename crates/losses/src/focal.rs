@@ -293,7 +293,8 @@ impl SoftmaxFocalLoss {
         }
         if let Some(a) = &self.alpha {
             let device = loss.device();
-            loss = loss.mul(weights::class_vector(a, &device).select(0, target));
+            let dtype = loss.dtype();
+            loss = loss.mul(weights::class_vector(a, &device, dtype).select(0, target));
         }
         Ok(loss)
     }

@@ -112,6 +112,7 @@ impl MultiMarginLoss {
                 .clone()
                 .one_hot::<2>(classes)
                 .float()
+                .cast(violation.dtype())
                 .neg()
                 .add_scalar(1.0);
             let mut loss = violation
@@ -121,7 +122,8 @@ impl MultiMarginLoss {
                 .div_scalar(classes as f64);
             if let Some(w) = &self.weight {
                 let device = loss.device();
-                loss = loss.mul(weights::class_vector(w, &device).select(0, target));
+                let dtype = loss.dtype();
+                loss = loss.mul(weights::class_vector(w, &device, dtype).select(0, target));
             }
             Ok(loss)
         })

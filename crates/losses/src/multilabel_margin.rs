@@ -93,7 +93,8 @@ impl MultilabelMarginLoss {
             let is_target = Tensor::<2>::zeros([n, classes], &input.device())
                 .scatter(1, safe.clone(), valid.clone(), IndexingUpdateOp::Add)
                 .greater_elem(0.0)
-                .float();
+                .float()
+                .cast(input.dtype());
             let others = is_target.neg().add_scalar(1.0);
             let x_target = input.clone().gather(1, safe);
             // [N, target position j, class i]
@@ -103,6 +104,7 @@ impl MultilabelMarginLoss {
                 .add_scalar(1.0)
                 .clamp_min(0.0);
             let pairs = valid
+                .cast(others.dtype())
                 .unsqueeze_dim::<3>(2)
                 .mul(others.unsqueeze_dim::<3>(1));
             Ok(hinge

@@ -153,6 +153,7 @@ impl MultilabelSoftMarginLoss {
                     w,
                     [n, classes],
                     &input.device(),
+                    input.dtype(),
                 )?);
             }
             Ok(loss.sum_dim(1).reshape([n]).div_scalar(classes as f64))

@@ -1,10 +1,10 @@
 //! Turning a weight vector from a config into a tensor that broadcasts over an input.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::error::{LossError, LossResult};
 
-/// Broadcasts `w` to `dims`: one value for all, one per element of the last dimension, or one
+/// Broadcasts `w` (as `dtype`, the input's) to `dims`: one value for all, one per element of the last dimension, or one
 /// per element (row-major), as PyTorch broadcasts a `weight` or `pos_weight` tensor.
 pub(crate) fn broadcast<const D: usize>(
     loss: &'static str,
@@ -12,6 +12,7 @@ pub(crate) fn broadcast<const D: usize>(
     w: &[f64],
     dims: [usize; D],
     device: &Device,
+    dtype: DType,
 ) -> LossResult<Tensor<D>> {
     if let Some(v) = w.iter().find(|v| !v.is_finite()) {
         return Err(LossError::new(
@@ -37,13 +38,17 @@ pub(crate) fn broadcast<const D: usize>(
         ));
     };
     let data = TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape);
-    Ok(Tensor::<D>::from_data(data, device).expand(dims))
+    Ok(Tensor::<D>::from_data(data, device)
+        .cast(dtype)
+        .expand(dims))
 }
 
-/// A per-class weight vector `[C]` on `device`.
-pub(crate) fn class_vector(w: &[f64], device: &Device) -> Tensor<1> {
+/// A per-class weight vector `[C]` on `device`, of `dtype` (the input's: weights from a config
+/// meet f16/bf16 inputs in their dtype).
+pub(crate) fn class_vector(w: &[f64], device: &Device, dtype: DType) -> Tensor<1> {
     Tensor::<1>::from_data(
         TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), [w.len()]),
         device,
     )
+    .cast(dtype)
 }
