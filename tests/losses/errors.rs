@@ -1,5 +1,6 @@
 //! Bad input gets an error that names the loss, the argument and what was expected.
 
+use crate::devices::every_device;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use descent::losses::*;
 
@@ -43,24 +44,11 @@ fn mismatched_shapes() {
     assert_mentions(&err.to_string(), &["cross_entropy", "target", "[4]"]);
 }
 
-/// flex, ndarray and, where an adapter is found, wgpu (`DESCENT_REQUIRE_WGPU=1`, set by CI,
-/// makes a missing one a failure). Off the CPU the class-index check is read back with the
-/// loss's other checks, after the gather.
-fn all_devices() -> Vec<Device> {
-    let mut devices = descent::device::cpu_devices();
-    match descent::device::device("wgpu") {
-        Ok(d) => devices.push(d),
-        Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {
-            eprintln!("wgpu not run: {e} (set DESCENT_REQUIRE_WGPU=1 to require it)")
-        }
-        Err(e) => panic!("DESCENT_REQUIRE_WGPU is set but {e}"),
-    }
-    devices
-}
-
 #[test]
 fn class_index_out_of_range() {
-    for d in all_devices() {
+    // Off the CPU the class-index check is read back with the loss's other checks, after the
+    // gather.
+    for d in every_device() {
         class_index_out_of_range_on(d.clone());
         class_index_out_of_range_on(d.autodiff());
     }

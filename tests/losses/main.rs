@@ -2,6 +2,8 @@
 //! 2.15 parity losses against references written out here, and Optax's losses (issue 14).
 
 mod catalog;
+#[path = "../support/devices.rs"]
+mod devices;
 mod equivalence;
 mod errors;
 mod gradcheck;

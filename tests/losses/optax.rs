@@ -3,6 +3,7 @@
 //! of Optax 0.2.8's docs and tests), autodiff gradients against central differences of those
 //! f64 references, properties, and the errors bad input gets.
 
+use crate::devices::every_device;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use descent::losses::registry::{self, AnyTensor, Inputs};
 use descent::losses::*;
@@ -1413,20 +1414,6 @@ fn an_empty_batch_is_an_error_for_the_mean() {
         .init()
         .forward(tensor(&[], [0, 3], &d), tensor(&[], [0, 3], &d));
     close(scalar(sum), 0.0, 0.0, "an empty sum");
-}
-
-/// flex, ndarray and, where an adapter is found, wgpu (`DESCENT_REQUIRE_WGPU=1` makes a
-/// missing one a failure).
-fn every_device() -> Vec<Device> {
-    let mut devices = descent::device::cpu_devices();
-    match descent::device::device("wgpu") {
-        Ok(d) => devices.push(d),
-        Err(e) if std::env::var("DESCENT_REQUIRE_WGPU").is_err() => {
-            eprintln!("wgpu not run: {e} (set DESCENT_REQUIRE_WGPU=1 to require it)")
-        }
-        Err(e) => panic!("DESCENT_REQUIRE_WGPU is set but {e}"),
-    }
-    devices
 }
 
 /// Every loss, value and gradient, on every device against the f64 references (the sort,

@@ -2,6 +2,7 @@
 //! adaptive softmax) against references written out here: every alignment enumerated, PyTorch's
 //! documented examples, finite differences, and the identities that tie them to other losses.
 
+use crate::devices::every_device;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use descent::losses::*;
 
@@ -9,15 +10,6 @@ use crate::catalog::Rng;
 
 fn flex() -> Device {
     descent::device::device("flex").expect("flex starts")
-}
-
-/// flex, ndarray and wgpu where an adapter is found.
-fn devices() -> Vec<Device> {
-    let mut d = descent::device::cpu_devices();
-    if let Ok(w) = descent::device::device("wgpu") {
-        d.push(w);
-    }
-    d
 }
 
 fn values<const D: usize>(t: &Tensor<D>) -> Vec<f64> {
@@ -247,7 +239,7 @@ fn ctc_concatenated_and_unbatched_targets_agree_with_padded_ones() {
         .iter()
         .map(|v| *v as f32)
         .collect();
-    for d in devices() {
+    for d in every_device() {
         let x = Tensor::<3>::from_data(TensorData::new(lp.clone(), [t, n, c]), &d);
         let il = Tensor::<1, Int>::from_ints([6, 5], &d);
         let tl = Tensor::<1, Int>::from_ints([3, 2], &d);
@@ -287,7 +279,7 @@ fn ctc_concatenated_and_unbatched_targets_agree_with_padded_ones() {
 #[test]
 fn multilabel_margin_matches_pytorchs_documented_example_and_its_gradient() {
     // torch.nn.MultiLabelMarginLoss's docstring: targets 3 and 0 (then -1), loss 0.85.
-    for d in devices() {
+    for d in every_device() {
         let x =
             Tensor::<2>::from_floats([[0.1, 0.2, 0.4, 0.8]], &d.clone().autodiff()).require_grad();
         let y = Tensor::<2, Int>::from_ints([[3, 0, -1, 1]], &d.clone().autodiff());
@@ -380,7 +372,7 @@ fn adaptive_config() -> AdaptiveLogSoftmaxWithLossConfig {
 #[test]
 fn adaptive_softmax_is_a_distribution_whose_forward_and_predict_read_it() {
     let mut rng = Rng(8);
-    for d in devices() {
+    for d in every_device() {
         let d = d.autodiff();
         let module = adaptive_config().init(&d);
         assert_eq!(

@@ -4,6 +4,8 @@
 mod accumulation;
 mod beyond;
 mod common;
+#[path = "../support/devices.rs"]
+mod devices;
 mod equivalence;
 mod errors;
 mod lbfgs;

@@ -278,20 +278,17 @@ fn blocks<const N: usize, R: LaneRule<N>>(
                 &gw[..n]
             }
         };
-        let slots: Vec<&mut [f32]> = s
-            .iter_mut()
-            .zip(sw.iter_mut())
-            .map(|(s, w)| match s {
+        let mut pairs = s.iter_mut().zip(sw.iter_mut());
+        let slots: [&mut [f32]; N] = std::array::from_fn(|_| {
+            let (s, w) = pairs.next().expect("N slots");
+            match s {
                 FloatsMut::F32(x) => &mut x[r.clone()],
                 other => {
                     other.reborrow().widen(at, &mut w[..n]);
                     &mut w[..n]
                 }
-            })
-            .collect();
-        let Ok(slots) = <[&mut [f32]; N]>::try_from(slots) else {
-            unreachable!("N slots")
-        };
+            }
+        });
         finite &= match &mut p {
             FloatsMut::F32(x) => update_on(simd, &mut x[r.clone()], gs, slots, rule),
             other => {

@@ -16,6 +16,12 @@ pub enum Kernel {
     Generic,
 }
 
+/// `t` in `dtype`: `t` itself when it already is (no operation is recorded, on any device), a
+/// cast otherwise.
+pub fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
+    if t.dtype() == dtype { t } else { t.cast(dtype) }
+}
+
 /// The dtype of `t` when it is a half-precision float (`f16`, `bf16`): descent's rules and
 /// losses compute such tensors in `f32` (ε = 1e-8 and β₂ = 0.999 are not representable in
 /// `f16`, and a softmax in half precision loses too much) and return them in their dtype.

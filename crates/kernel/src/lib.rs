@@ -32,7 +32,7 @@ mod tensor;
 pub mod zip;
 
 pub use buffer::{Buffer, is_cpu, is_cpu_f32};
-pub use kernel::{Kernel, half};
+pub use kernel::{Kernel, as_dtype, half};
 pub use num::{Ema, Num};
 pub use options::{OptionError, OptionResult, Options, unread};
 pub use wide::{f32x4, f32x8};

@@ -169,6 +169,18 @@ fn check_lengths<P: Split, G: Split, S: Split>(p: &P, g: &G, s: &[S]) {
     }
 }
 
+/// An array of pairs as a pair of arrays (without a heap allocation).
+fn unzip<A, B, const N: usize>(pairs: [(A, B); N]) -> ([A; N], [B; N]) {
+    let mut pairs = pairs.into_iter();
+    let mut seconds: [Option<B>; N] = std::array::from_fn(|_| None);
+    let firsts = std::array::from_fn(|k| {
+        let (a, b) = pairs.next().expect("N pairs");
+        seconds[k] = Some(b);
+        a
+    });
+    (firsts, seconds.map(|b| b.expect("N pairs")))
+}
+
 /// The buffers cut into tasks of [`CHUNK`] elements (the last shorter), after checking their
 /// lengths.
 ///
@@ -186,15 +198,7 @@ pub(crate) fn tasks<P: Split, G: Split, S: Split, const N: usize>(
         let n = CHUNK.min(p_rest.len());
         let (ph, pt) = p_rest.split_at(n);
         let (gh, gt) = g_rest.split_at(n);
-        let mut heads = Vec::with_capacity(N);
-        let mut tails = Vec::with_capacity(N);
-        for (h, t) in s_rest.map(|s| s.split_at(n)) {
-            heads.push(h);
-            tails.push(t);
-        }
-        let (Ok(heads), Ok(tails)) = (<[S; N]>::try_from(heads), <[S; N]>::try_from(tails)) else {
-            unreachable!("N slots")
-        };
+        let (heads, tails) = unzip(s_rest.map(|s| s.split_at(n)));
         tasks.push((ph, gh, heads));
         (p_rest, g_rest, s_rest) = (pt, gt, tails);
     }

@@ -189,7 +189,7 @@ fn total<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 /// Queues `value` (0 when the check passes) in the open scope, or reads it at once.
 fn check(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()> + 'static) -> LossResult<()> {
     // In f32 whatever the input's dtype, so that the scope's checks add up in one dtype.
-    let value = value.inner().cast(burn::tensor::DType::F32);
+    let value = descent_kernel::as_dtype(value.inner(), burn::tensor::DType::F32);
     let queued = SCOPE.with_borrow_mut(|s| match s {
         Some(scope) => {
             scope.pending.push(Pending {
@@ -206,6 +206,28 @@ fn check(value: Tensor<1>, exact: impl FnOnce() -> LossResult<()> + 'static) -> 
     }
 }
 
+/// Queues the device number `value` (0 when the check passes) in the open scope; when it is
+/// not 0, the error names the first element of `data` that is `bad`:
+/// `{loss}: {arg} {expected}; got {got}{value} at index [..]`.
+fn first_bad_after(
+    loss: &'static str,
+    arg: &'static str,
+    value: Tensor<1>,
+    data: impl FnOnce() -> TensorData + 'static,
+    bad: impl Fn(f64) -> bool + 'static,
+    expected: String,
+    got: &'static str,
+) -> LossResult<()> {
+    check(value, move || match first_bad(data(), bad) {
+        None => Ok(()),
+        Some((index, value)) => Err(LossError::new(
+            loss,
+            arg,
+            format!("{expected}; got {got}{value} at index {index:?}"),
+        )),
+    })
+}
+
 /// Every element of `x` must be finite. Device number: `Σ 0·x`, 0 or NaN, never an overflow.
 pub(crate) fn finite<const D: usize>(
     loss: &'static str,
@@ -217,16 +239,15 @@ pub(crate) fn finite<const D: usize>(
     }
     let x = x.clone().inner();
     let value = total(x.clone().mul_scalar(0.0));
-    check(value, move || {
-        match first_bad(x.to_data(), |v| !v.is_finite()) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("must be finite; got {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || x.to_data(),
+        move |v| !v.is_finite(),
+        "must be finite".into(),
+        "",
+    )
 }
 
 /// Every element of `x` must lie in `[lo, hi]`. Device number: `Σ |x - clamp(x, lo, hi)|`.
@@ -242,16 +263,15 @@ pub(crate) fn in_range<const D: usize>(
     }
     let x = x.clone().inner();
     let value = total(x.clone().sub(x.clone().clamp(lo, hi)).abs());
-    check(value, move || {
-        match first_bad(x.to_data(), |v| !(lo..=hi).contains(&v)) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("must lie in [{lo}, {hi}]; got {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || x.to_data(),
+        move |v| !(lo..=hi).contains(&v),
+        format!("must lie in [{lo}, {hi}]"),
+        "",
+    )
 }
 
 /// Every element of `x` must be -1 or +1. Device number: `Σ ||x| - 1|`.
@@ -265,16 +285,15 @@ pub(crate) fn signs<const D: usize>(
     }
     let x = x.clone().inner();
     let value = total(x.clone().abs().sub_scalar(1.0).abs());
-    check(value, move || {
-        match first_bad(x.to_data(), |v| v != 1.0 && v != -1.0) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("must hold -1 or +1; got {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || x.to_data(),
+        move |v| v != 1.0 && v != -1.0,
+        "must hold -1 or +1".into(),
+        "",
+    )
 }
 
 /// Every class index in `target` must lie in `[0, classes)` or equal `ignore_index`. Device
@@ -412,16 +431,15 @@ pub(crate) fn int_range<const D: usize>(
         .lower_elem(lo)
         .bool_or(x.clone().greater_equal_elem(hi));
     let value = total(outside.float());
-    check(value, move || {
-        match first_bad(x.to_data(), |v| v < lo as f64 || v >= hi as f64) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("must hold {what} in [{lo}, {hi}); got {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || x.to_data(),
+        move |v| v < lo as f64 || v >= hi as f64,
+        format!("must hold {what} in [{lo}, {hi})"),
+        "",
+    )
 }
 
 /// Every element of `x` must be 0 or 1. Device number: `Σ |x (1 - x)|`, 0 exactly for 0 and 1.
@@ -435,16 +453,15 @@ pub(crate) fn zero_one<const D: usize>(
     }
     let x = x.clone().inner();
     let value = total(x.clone().mul(x.clone().neg().add_scalar(1.0)).abs());
-    check(value, move || {
-        match first_bad(x.to_data(), |v| v != 0.0 && v != 1.0) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("must hold 0 or 1; got {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || x.to_data(),
+        move |v| v != 0.0 && v != 1.0,
+        "must hold 0 or 1".into(),
+        "",
+    )
 }
 
 /// Every element of `sums` (sums of probabilities over the class dimension) must be 1 within
@@ -468,14 +485,13 @@ pub(crate) fn sums_to_one<const D: usize>(
             .sub_scalar(tol)
             .clamp_min(0.0),
     );
-    check(value, move || {
-        match first_bad(s.to_data(), |v| (v - 1.0).abs() > tol) {
-            None => Ok(()),
-            Some((index, value)) => Err(LossError::new(
-                loss,
-                arg,
-                format!("{what} (within {tol}); got a sum of {value} at index {index:?}"),
-            )),
-        }
-    })
+    first_bad_after(
+        loss,
+        arg,
+        value,
+        move || s.to_data(),
+        move |v| (v - 1.0).abs() > tol,
+        format!("{what} (within {tol})"),
+        "a sum of ",
+    )
 }

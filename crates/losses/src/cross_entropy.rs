@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::tensor::{DType, Int, Tensor};
-use descent_kernel::Kernel;
+use descent_kernel::{Kernel, as_dtype};
 
 use crate::LossSettings;
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten, without_class};
@@ -106,7 +106,7 @@ fn weighted_nll(
     let ignored = target.clone().equal_elem(ignore_index);
     let safe = target.mask_fill(ignored.clone(), 0);
     let picked = logp.gather(1, safe.clone().reshape([m, 1])).reshape([m]);
-    let valid = ignored.bool_not().float().cast(picked.dtype());
+    let valid = as_dtype(ignored.bool_not().float(), picked.dtype());
     let w_t = match weight {
         None => valid,
         Some(w) => weights::class_vector(w, &picked.device(), picked.dtype())
@@ -142,11 +142,10 @@ impl CrossEntropyLoss {
         let logp = stable::log_softmax(rows(input), 1);
         let target = flat_int(target);
         let weight = self.weight.as_deref();
-        let ignored = target
-            .clone()
-            .equal_elem(self.ignore_index)
-            .float()
-            .cast(logp.dtype());
+        let ignored = as_dtype(
+            target.clone().equal_elem(self.ignore_index).float(),
+            logp.dtype(),
+        );
         let (nll, w_t) = weighted_nll(CE, logp.clone(), target, weight, self.ignore_index)?;
         let eps = self.label_smoothing;
         if eps == 0.0 {

@@ -1,7 +1,7 @@
 //! Connectionist temporal classification (CTC) loss.
 
 use burn::config::Config;
-use burn::tensor::{DType, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use rayon::prelude::*;
 
 use crate::LossSettings;
@@ -493,13 +493,7 @@ impl CtcLoss {
             }
         };
         let inner = log_probs.device().inner();
-        let cast = |t: Tensor<1>| {
-            if dtype == DType::F32 {
-                t
-            } else {
-                t.cast(dtype)
-            }
-        };
+        let cast = |t: Tensor<1>| descent_kernel::as_dtype(t, dtype);
         let len = values.len();
         let value = cast(Tensor::<1>::from_data(
             TensorData::new(values, [len]),
@@ -515,11 +509,7 @@ impl CtcLoss {
         // The gradient is laid out [N, T, C]: attached to log_probs seen as [N, T, C], whose
         // leading dimension is the one an unreduced upstream broadcasts over.
         let g = Tensor::<3>::from_data(TensorData::new(grad, [n, steps, classes]), &inner);
-        let g = if dtype == DType::F32 {
-            g
-        } else {
-            g.cast(dtype)
-        };
+        let g = descent_kernel::as_dtype(g, dtype);
         Ok(descent_kernel::grad::with_grad(
             &log_probs.swap_dims(0, 1),
             value,

@@ -108,13 +108,12 @@ impl MultiMarginLoss {
             if self.p == 2 {
                 violation = violation.square();
             }
-            let others = target
-                .clone()
-                .one_hot::<2>(classes)
-                .float()
-                .cast(violation.dtype())
-                .neg()
-                .add_scalar(1.0);
+            let others = descent_kernel::as_dtype(
+                target.clone().one_hot::<2>(classes).float(),
+                violation.dtype(),
+            )
+            .neg()
+            .add_scalar(1.0);
             let mut loss = violation
                 .mul(others)
                 .sum_dim(1)

@@ -2,6 +2,7 @@
 
 use burn::config::Config;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor};
+use descent_kernel::as_dtype;
 
 use crate::LossSettings;
 use crate::error::{LossError, or_panic};
@@ -90,11 +91,13 @@ impl MultilabelMarginLoss {
                 .equal_elem(0.0)
                 .float();
             let safe = target.clamp(0, classes as i64 - 1);
-            let is_target = Tensor::<2>::zeros([n, classes], &input.device())
-                .scatter(1, safe.clone(), valid.clone(), IndexingUpdateOp::Add)
-                .greater_elem(0.0)
-                .float()
-                .cast(input.dtype());
+            let is_target = as_dtype(
+                Tensor::<2>::zeros([n, classes], &input.device())
+                    .scatter(1, safe.clone(), valid.clone(), IndexingUpdateOp::Add)
+                    .greater_elem(0.0)
+                    .float(),
+                input.dtype(),
+            );
             let others = is_target.neg().add_scalar(1.0);
             let x_target = input.clone().gather(1, safe);
             // [N, target position j, class i]
@@ -103,8 +106,7 @@ impl MultilabelMarginLoss {
                 .sub(x_target.unsqueeze_dim::<3>(2))
                 .add_scalar(1.0)
                 .clamp_min(0.0);
-            let pairs = valid
-                .cast(others.dtype())
+            let pairs = as_dtype(valid, others.dtype())
                 .unsqueeze_dim::<3>(2)
                 .mul(others.unsqueeze_dim::<3>(1));
             Ok(hinge

@@ -2,10 +2,13 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use descent_kernel::as_dtype;
+
 use crate::error::{LossError, LossResult};
 
-/// Broadcasts `w` (as `dtype`, the input's) to `dims`: one value for all, one per element of the last dimension, or one
-/// per element (row-major), as PyTorch broadcasts a `weight` or `pos_weight` tensor.
+/// Broadcasts `w` (as `dtype`, the input's) to `dims`: one value for all, one per element of
+/// the last dimension, or one per element (row-major), as PyTorch broadcasts a `weight` or
+/// `pos_weight` tensor.
 pub(crate) fn broadcast<const D: usize>(
     loss: &'static str,
     arg: &'static str,
@@ -38,17 +41,17 @@ pub(crate) fn broadcast<const D: usize>(
         ));
     };
     let data = TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape);
-    Ok(Tensor::<D>::from_data(data, device)
-        .cast(dtype)
-        .expand(dims))
+    Ok(as_dtype(Tensor::<D>::from_data(data, device), dtype).expand(dims))
 }
 
 /// A per-class weight vector `[C]` on `device`, of `dtype` (the input's: weights from a config
 /// meet f16/bf16 inputs in their dtype).
 pub(crate) fn class_vector(w: &[f64], device: &Device, dtype: DType) -> Tensor<1> {
-    Tensor::<1>::from_data(
-        TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), [w.len()]),
-        device,
+    as_dtype(
+        Tensor::<1>::from_data(
+            TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), [w.len()]),
+            device,
+        ),
+        dtype,
     )
-    .cast(dtype)
 }

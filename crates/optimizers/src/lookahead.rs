@@ -75,20 +75,13 @@ pub struct LookaheadState<S, const D: usize> {
 
 impl<S: RecordState, const D: usize> RecordState for LookaheadState<S, D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        if let Some(inner) = &self.inner {
-            inner.state_flatten(&format!("{prefix}.inner"), out);
-        }
+        crate::state::flatten_inner(&self.inner, prefix, out);
         out.push_tensor(prefix, "slow", self.slow.to_data());
         out.push_scalar(prefix, "counter", self.counter.into());
     }
 
     fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        let inner_prefix = format!("{prefix}.inner");
-        let inner = if src.has_under(&inner_prefix) {
-            Some(S::state_unflatten(&inner_prefix, src, device)?)
-        } else {
-            None
-        };
+        let inner = crate::state::unflatten_inner(prefix, src, device)?;
         Some(Self {
             inner,
             slow: Tensor::from_data(src.take_tensor(prefix, "slow")?, device),

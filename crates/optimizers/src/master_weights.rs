@@ -42,19 +42,12 @@ pub struct MasterWeightsState<S, const D: usize> {
 
 impl<S: RecordState, const D: usize> RecordState for MasterWeightsState<S, D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        if let Some(inner) = &self.inner {
-            inner.state_flatten(&format!("{prefix}.inner"), out);
-        }
+        crate::state::flatten_inner(&self.inner, prefix, out);
         out.push_tensor(prefix, "master", self.master.to_data());
     }
 
     fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        let inner_prefix = format!("{prefix}.inner");
-        let inner = if src.has_under(&inner_prefix) {
-            Some(S::state_unflatten(&inner_prefix, src, device)?)
-        } else {
-            None
-        };
+        let inner = crate::state::unflatten_inner(prefix, src, device)?;
         let master: Tensor<D> = Tensor::from_data(src.take_tensor(prefix, "master")?, device);
         Some(Self {
             inner,

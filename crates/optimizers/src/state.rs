@@ -126,6 +126,33 @@ macro_rules! optimizer_config {
 pub(crate) use optimizer_config;
 pub(crate) use record_state;
 
+/// Writes a wrapped optimizer's state (if it has one yet) under `{prefix}.inner`, for wrappers
+/// whose state nests it ([`crate::Lookahead`], [`crate::MasterWeights`]).
+pub(crate) fn flatten_inner<S: burn::optim::RecordState>(
+    inner: &Option<S>,
+    prefix: &str,
+    out: &mut burn::optim::StateSink,
+) {
+    if let Some(inner) = inner {
+        inner.state_flatten(&format!("{prefix}.inner"), out);
+    }
+}
+
+/// Reads what [`flatten_inner`] wrote: `Some(None)` when the record holds no inner state,
+/// `None` when it holds a malformed one.
+pub(crate) fn unflatten_inner<S: burn::optim::RecordState>(
+    prefix: &str,
+    src: &mut burn::optim::StateSource,
+    device: &burn::tensor::Device,
+) -> Option<Option<S>> {
+    let inner_prefix = format!("{prefix}.inner");
+    if src.has_under(&inner_prefix) {
+        S::state_unflatten(&inner_prefix, src, device).map(Some)
+    } else {
+        Some(None)
+    }
+}
+
 /// Every state tensor named `{param_id}.{leaf}` in `optimizer`'s record, with its parameter id
 /// and the record's scalars (keyed `{param_id}.{name}`). Burn keeps the record's tensors
 /// private, so they are read through its burnpack bytes; fine for evaluation, too slow to call

@@ -235,7 +235,7 @@ impl Stepper {
         let mut s = initial(
             rule,
             slots,
-            |s| if s.dtype() == dtype { s } else { s.cast(dtype) },
+            |s| descent_kernel::as_dtype(s, dtype),
             |v| match v {
                 0.0 => p.zeros_like(),
                 v => p.zeros_like().add_scalar(v),
@@ -260,7 +260,7 @@ impl Stepper {
         let s = s
             .into_iter()
             .zip(&kept)
-            .map(|(t, &k)| if t.dtype() == k { t } else { t.cast(k) })
+            .map(|(t, &k)| descent_kernel::as_dtype(t, k))
             .collect();
         (p, s)
     }
