@@ -9,6 +9,14 @@ mod devices;
 mod equivalence;
 mod errors;
 mod lbfgs;
+#[cfg(feature = "train")]
+mod learner;
+#[cfg(not(feature = "train"))]
+mod learner {
+    #[test]
+    #[ignore = "needs burn-train: build with --features train"]
+    fn burn_train_steps_equal_the_trainer() {}
+}
 mod master_weights;
 #[path = "../support/messages.rs"]
 mod messages;

@@ -92,6 +92,7 @@ impl TrainError {
 }
 
 /// A mini-batch on the device: features, targets `[n, 1]` and targets as class indices.
+#[derive(Clone, Debug)]
 pub struct Batch {
     /// Features `[n, features]`.
     pub x: Tensor<2>,
