@@ -195,9 +195,8 @@ pub fn compare(
     Ok(())
 }
 
-/// The half dtype the loss cases' float inputs are cast to (`DESCENT_DTYPE=f16` or `bf16`),
-/// if any: an exploratory replay at loose tolerances (see `losses::replay`), until PyTorch's
-/// own runs in those dtypes give each case its tolerance.
+/// The half dtype the loss and optimizer cases' float inputs (and parameters and gradients)
+/// are cast to (`DESCENT_DTYPE=f16` or `bf16`), if any (see [`half_tolerance`]).
 pub fn half_dtype() -> Option<burn::tensor::DType> {
     match std::env::var("DESCENT_DTYPE")
         .ok()?
@@ -208,5 +207,38 @@ pub fn half_dtype() -> Option<burn::tensor::DType> {
         "bf16" => Some(burn::tensor::DType::BF16),
         "f32" | "" => None,
         other => panic!("DESCENT_DTYPE: expected f16, bf16 or f32, got {other:?}"),
+    }
+}
+
+/// The tolerance of case `name` replayed in `half` precision: 4× PyTorch's own largest
+/// relative error on the case in that dtype (tests/half/tolerances.json, written by
+/// tests/half/generate.py) plus one unit of the dtype (2⁻¹⁰ for f16, 2⁻⁷ for bf16), where
+/// PyTorch computes the case in half precision; otherwise the case's own tolerance widened to
+/// 10⁻² (f16) or 5·10⁻² (bf16). In f32 (`half` is `None`), the case's own.
+pub fn half_tolerance(
+    name: &str,
+    half: Option<burn::tensor::DType>,
+    rtol: f64,
+    atol: f64,
+) -> (f64, f64) {
+    let Some(dtype) = half else {
+        return (rtol, atol);
+    };
+    static TABLE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/half/tolerances.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    });
+    let (key, unit, floor) = match dtype {
+        burn::tensor::DType::BF16 => ("bf16", 2f64.powi(-7), 5e-2),
+        _ => ("f16", 2f64.powi(-10), 1e-2),
+    };
+    match table
+        .get(name)
+        .and_then(|c| c.get(key)?.get("rel")?.as_f64())
+    {
+        Some(rel) => (4.0 * rel + unit, 4.0 * rel + unit),
+        None => (rtol.max(floor), atol.max(floor)),
     }
 }

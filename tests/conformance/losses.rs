@@ -53,17 +53,8 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
     // Half-precision inputs (exploratory, `DESCENT_DTYPE`): the loss must return their dtype,
     // within a tolerance of a few units of the dtype's precision.
     let half = crate::golden::half_dtype();
-    let (rtol, atol) = match half {
-        Some(burn::tensor::DType::BF16) => (rtol.max(5e-2), atol.max(5e-2)),
-        Some(_) => (rtol.max(1e-2), atol.max(1e-2)),
-        None => (rtol, atol),
-    };
-    // The output within 4× PyTorch's own error in that dtype (tests/half/tolerances.json) plus
-    // one unit of the dtype's precision, where PyTorch computes the case in half precision.
-    let (out_rtol, out_atol) = match half.and_then(|d| pytorch_half_error(&case.name, d)) {
-        Some((rel, unit)) => (4.0 * rel + unit, 4.0 * rel + unit),
-        None => (rtol, atol),
-    };
+    let (out_rtol, out_atol) = crate::golden::half_tolerance(&case.name, half, rtol, atol);
+    let (rtol, atol) = crate::golden::half_tolerance("", half, rtol, atol);
     if let Some(name) = grads.keys().find(|n| !inputs.contains_key(*n)) {
         return Err(format!("grad for {name:?}, which is no input"));
     }
@@ -115,21 +106,4 @@ pub fn replay(case: &Case, device: &Device) -> Result<(), String> {
         compare(&format!("grad[{input}]"), read(&g)?, expected, rtol, atol)?;
     }
     Ok(())
-}
-
-/// PyTorch's largest relative error on case `name` with inputs in `dtype` (from
-/// tests/half/tolerances.json, written by tests/half/generate.py) and the dtype's unit
-/// (2⁻¹⁰ for f16, 2⁻⁷ for bf16), if PyTorch computes the case in that dtype.
-fn pytorch_half_error(name: &str, dtype: burn::tensor::DType) -> Option<(f64, f64)> {
-    static TABLE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/half/tolerances.json");
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-    });
-    let (key, unit) = match dtype {
-        burn::tensor::DType::BF16 => ("bf16", 2f64.powi(-7)),
-        _ => ("f16", 2f64.powi(-10)),
-    };
-    Some((table.get(name)?.get(key)?.get("rel")?.as_f64()?, unit))
 }

@@ -29,7 +29,17 @@ pub struct Params {
 }
 
 impl Params {
+    /// The parameters in the replay's dtype (f32, or `DESCENT_DTYPE`'s half).
     pub fn new(tensors: &[GoldenTensor], device: &Device) -> Result<Self, String> {
+        Self::new_in(tensors, device, crate::golden::half_dtype())
+    }
+
+    /// The parameters in `dtype` (`None`: f32).
+    pub fn new_in(
+        tensors: &[GoldenTensor],
+        device: &Device,
+        dtype: Option<burn::tensor::DType>,
+    ) -> Result<Self, String> {
         let mut m = Self {
             p1: Vec::new(),
             p2: Vec::new(),
@@ -38,7 +48,7 @@ impl Params {
             order: Vec::new(),
         };
         for t in tensors {
-            let flat = tensor(&t.data, device);
+            let flat = tensor_in(&t.data, device, dtype);
             let entry = match t.shape[..] {
                 [] | [_] => {
                     m.p1.push(Param::from_tensor(flat));
@@ -108,10 +118,20 @@ impl Params {
     }
 }
 
+/// `values` as a tensor on `device`, in the replay's dtype (f32, or `DESCENT_DTYPE`'s half).
 pub fn tensor(values: &[f64], device: &Device) -> Tensor<1> {
+    tensor_in(values, device, crate::golden::half_dtype())
+}
+
+/// `values` as a tensor on `device` in `dtype` (`None`: f32).
+pub fn tensor_in(values: &[f64], device: &Device, dtype: Option<burn::tensor::DType>) -> Tensor<1> {
     let values: Vec<f32> = values.iter().map(|v| *v as f32).collect();
     let n = values.len();
-    Tensor::from_data(TensorData::new(values, [n]), device)
+    let t: Tensor<1> = Tensor::from_data(TensorData::new(values, [n]), device);
+    match dtype {
+        Some(dtype) => t.cast(dtype),
+        None => t,
+    }
 }
 
 /// The objective of a case: `f(x)` over all parameters concatenated.
@@ -125,7 +145,10 @@ pub enum Objective {
 }
 
 impl Objective {
+    /// `f(x)`, computed in f32 whatever `x`'s dtype (half-precision parameters, an f32 loss:
+    /// mixed precision).
     pub fn value(&self, x: Tensor<1>) -> Result<Tensor<1>, String> {
+        let x = descent::kernel::as_dtype(x, burn::tensor::DType::F32);
         let n = x.dims()[0];
         Ok(match self {
             Objective::Quadratic { diag } => {
@@ -135,7 +158,7 @@ impl Objective {
                         diag.len()
                     ));
                 }
-                (tensor(diag, &x.device()) * x.square())
+                (tensor_in(diag, &x.device(), None) * x.square())
                     .sum()
                     .mul_scalar(0.5)
             }
@@ -205,9 +228,18 @@ pub fn check_step(
             flats.len()
         ));
     }
-    let rtol: f64 = case.field("rtol")?;
-    let atol: f64 = case.field("atol")?;
+    let half = crate::golden::half_dtype();
+    let (rtol, atol) =
+        crate::golden::half_tolerance(&case.name, half, case.field("rtol")?, case.field("atol")?);
     for (i, (p, e)) in flats.into_iter().zip(expected).enumerate() {
+        if let Some(dtype) = half
+            && p.dtype() != dtype
+        {
+            return Err(format!(
+                "{what} param {i}: dtype {:?} for {dtype:?} parameters",
+                p.dtype()
+            ));
+        }
         let data = p.to_data();
         let values: Vec<f64> = data.iter::<f64>().collect();
         let shape = if e.shape.is_empty() {

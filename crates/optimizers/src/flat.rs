@@ -120,9 +120,19 @@ pub fn set_params<M: Module>(module: M, flat: &[f64]) -> M {
                 narrow(descent_kernel::buffer::slice_mut(&mut buffer), values);
                 on_device(descent_kernel::buffer::tensor::<D>(buffer), &device)
             } else {
-                let mut narrowed = vec![0.0f32; n];
-                narrow(&mut narrowed, values);
-                Tensor::<D>::from_data(TensorData::new(narrowed, shape), &device)
+                // Any other dtype (f16, bf16, f64) or device: the values rounded once, to the
+                // parameter's dtype.
+                // (`from_data` makes the device's default float dtype: cast back.)
+                let dtype = tensor.dtype();
+                let data = match dtype {
+                    burn::tensor::DType::F64 => TensorData::new(values.to_vec(), shape),
+                    _ => {
+                        let mut narrowed = vec![0.0f32; n];
+                        narrow(&mut narrowed, values);
+                        TensorData::new(narrowed, shape)
+                    }
+                };
+                descent_kernel::as_dtype(Tensor::<D>::from_data(data, &device), dtype)
             };
             if require_grad {
                 new = new.require_grad();

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use burn::config::Config;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use descent_kernel::as_dtype;
 use serde::{Deserialize, Serialize};
 
 use crate::checks;
@@ -318,8 +319,10 @@ impl ModuleVisitor for Accumulate<'_> {
             );
         }
         let n = p.shape().num_elements();
-        let p = p.reshape([n]);
-        let g = g.to_device(&p.device()).reshape([n]);
+        // f16/bf16 parameters and gradients are computed in f32, the state kept in f32 (d² and
+        // d·ε, with d₀ = 10⁻⁶, are below f16's range).
+        let p = as_dtype(p.reshape([n]), DType::F32);
+        let g = as_dtype(g.to_device(&p.device()).reshape([n]), DType::F32);
         let k = self.k;
         let g = if k.l2 != 0.0 {
             g + p.clone().mul_scalar(k.l2)
@@ -363,6 +366,8 @@ impl ModuleMapper for Apply<'_> {
         let require_grad = tracked.is_require_grad();
         // The step is not part of the graph: computed on the inner tensor, the result a new leaf.
         let p = tracked.inner();
+        let dtype = p.dtype();
+        let p = as_dtype(p, DType::F32);
         let dims = p.dims();
         let update: Tensor<D> = (m.exp_avg.clone()
             / (m.exp_avg_sq.clone().sqrt().add_scalar(self.d_eps)))
@@ -373,6 +378,7 @@ impl ModuleMapper for Apply<'_> {
             Some(k) => p.clone() - p.mul_scalar(k),
             None => p,
         };
-        Param::from_mapped_value(id, crate::grads::leaf(p - update, require_grad), mapper)
+        let p = as_dtype(p - update, dtype);
+        Param::from_mapped_value(id, crate::grads::leaf(p, require_grad), mapper)
     }
 }
