@@ -86,7 +86,7 @@ pub use grads::{has_non_finite, scale as scale_grads};
 pub use lbfgs::*;
 pub use lion::*;
 pub use lookahead::*;
-pub use master_weights::{MasterWeights, MasterWeightsState};
+pub use master_weights::{MasterWeights, MasterWeightsState, cast_params};
 pub use multi_device::{clip_grad_norm_multi, reduce_multi};
 pub use muon::*;
 pub use nadam::*;

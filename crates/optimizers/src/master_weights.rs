@@ -2,6 +2,7 @@
 //! bf16 parameter and steps that, so that updates smaller than the half dtype's spacing
 //! accumulate instead of rounding away (Micikevicius et al. 2018, "Mixed Precision Training").
 
+use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{DType, Device, Tensor};
 
@@ -87,4 +88,28 @@ impl<O: Optimizer> Optimizer for MasterWeights<O> {
             master: state.master.to_device(device),
         }
     }
+}
+
+/// `module` with every float parameter cast to `dtype` (parameter ids and require-grad flags
+/// kept): the f16 or bf16 model a [`MasterWeights`] optimizer steps, or an f32 copy of it.
+///
+/// ```text
+/// θ ← θ as dtype        (round to nearest even when narrowing)
+/// ```
+pub fn cast_params<M: Module>(module: M, dtype: DType) -> M {
+    struct Cast(DType);
+    impl ModuleMapper for Cast {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            let (autodiff, require_grad) = (tensor.is_autodiff(), tensor.is_require_grad());
+            let value = descent_kernel::as_dtype(tensor.inner(), self.0);
+            let value = if autodiff {
+                crate::grads::leaf(value, require_grad)
+            } else {
+                value
+            };
+            Param::from_mapped_value(id, value, mapper)
+        }
+    }
+    module.map(&mut Cast(dtype))
 }
