@@ -9,6 +9,7 @@ use burn::lr_scheduler::constant::ConstantLr;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::module::ParamGroup;
 use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::tensor::{Device, TensorData};
 use burn_train::logger::InMemoryMetricLogger;
 use burn_train::metric::LossMetric;
@@ -276,24 +277,7 @@ fn burn_train_multi_device_equals_one_device_on_summed_gradients() {
             .launch(Learner::new(init.clone(), optimizer(), schedule()));
         let through_burn_train = values(&result.model);
 
-        // One device: batch k of each half, their losses summed (so their gradients are),
-        // one step.
-        let mut optim = optimizer();
-        let mut sched = schedule();
-        let mut model = init.clone();
-        let (a, b) = (batches(&parts[0], &main), batches(&parts[1], &main));
-        for _ in 0..epochs {
-            for (x, y) in a.iter().zip(&b) {
-                let loss = model.classify(x.clone()).loss + model.classify(y.clone()).loss;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(
-                    burn::lr_scheduler::LrScheduler::step(&mut sched),
-                    model,
-                    grads,
-                );
-            }
-        }
-        let one_device = values(&model);
+        let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
         let moved = max_diff(&one_device, &values(&init));
         let diff = max_diff(&through_burn_train, &one_device);
         eprintln!("{label}: burn-train on flex + ndarray vs one device {diff:e} (moved {moved})");
@@ -303,6 +287,97 @@ fn burn_train_multi_device_equals_one_device_on_summed_gradients() {
         );
         assert!(diff <= 1e-5, "{label}: differs from one device by {diff}");
     }
+}
+
+/// burn-train's data-parallel strategy (`DistributedDataParallel`: a replica per device, the
+/// gradients summed across devices by all-reduce during the backward pass, each replica stepped
+/// by its own optimizer) with descent's AdamW on two CUDA devices equals one device's step on
+/// the summed gradients. Burn 0.22 runs these collectives on CUDA only (every other cubecl
+/// runtime answers all-reduce with "no device transport"): with fewer than two CUDA devices, or
+/// without `--features cuda`, the test says so on stderr and steps aside.
+#[test]
+fn burn_train_data_parallel_on_two_cuda_devices_equals_one_device() {
+    let gpus = cuda_devices();
+    if gpus.len() < 2 {
+        eprintln!(
+            "data parallel not run: {} CUDA device(s) found{}; burn-train's all-reduce needs two",
+            gpus.len(),
+            if cfg!(feature = "cuda") {
+                ""
+            } else {
+                " (CUDA is not built in: --features cuda)"
+            }
+        );
+        return;
+    }
+    let devices: Vec<Device> = gpus[..2].iter().map(|d| d.clone().autodiff()).collect();
+    let main = devices[0].clone();
+    let train = data();
+    let half = train.len() / 2;
+    let parts = [
+        train.subset(&(0..half).collect::<Vec<_>>()),
+        train.subset(&(half..train.len()).collect::<Vec<_>>()),
+    ];
+    let epochs = 2;
+    let optimizer = || AdamWConfig::new().with_weight_decay(0.05).init();
+    let schedule = || CosineAnnealingLrConfig::new(0.05, 6).init();
+    let init = classifier(&main);
+    let dir = tempdir("ddp");
+    let strategy = ExecutionStrategy::ddp(
+        devices,
+        DistributedConfig {
+            all_reduce_op: ReduceOperation::Sum,
+        },
+    );
+    let result = training(&dir, &train, epochs, &main)
+        .with_training_strategy(strategy.into())
+        .launch(Learner::new(init.clone(), optimizer(), schedule()));
+    let through_burn_train = values(&result.model);
+
+    let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
+    let moved = max_diff(&one_device, &values(&init));
+    let diff = max_diff(&through_burn_train, &one_device);
+    eprintln!("data parallel on two CUDA devices vs one: {diff:e} (moved {moved})");
+    assert!(moved > 1e-2, "the parameters did not move ({moved})");
+    assert!(
+        diff <= 1e-4,
+        "data parallel differs from one device by {diff}"
+    );
+}
+
+/// The CUDA devices of this machine (none without `--features cuda`).
+fn cuda_devices() -> Vec<Device> {
+    #[cfg(feature = "cuda")]
+    {
+        Device::enumerate(burn::tensor::DeviceType::Cuda)
+            .into_iter()
+            .collect()
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Vec::new()
+    }
+}
+
+/// One device's run on the summed gradients of the two halves of the data: batch k of each
+/// half, their losses summed (so their gradients are), one step.
+fn summed_steps(
+    mut model: Classifier,
+    parts: &[Dataset; 2],
+    epochs: usize,
+    device: &Device,
+    mut optim: ModuleOptimizer,
+    mut schedule: impl burn::lr_scheduler::LrScheduler,
+) -> Vec<Vec<f32>> {
+    let (a, b) = (batches(&parts[0], device), batches(&parts[1], device));
+    for _ in 0..epochs {
+        for (x, y) in a.iter().zip(&b) {
+            let loss = model.classify(x.clone()).loss + model.classify(y.clone()).loss;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(schedule.step(), model, grads);
+        }
+    }
+    values(&model)
 }
 
 /// A classifier whose parameters Burn's sharded optimizer spreads over both of two devices
