@@ -62,6 +62,18 @@ impl F32x8 {
         unsafe { _mm256_storeu_ps(ptr, self.0) }
     }
 
+    /// The lanes of `v`.
+    #[inline(always)]
+    pub(crate) fn from_raw(v: __m256) -> Self {
+        Self(v)
+    }
+
+    /// The register.
+    #[inline(always)]
+    pub(crate) fn raw(self) -> __m256 {
+        self.0
+    }
+
     /// The lanes as an array.
     #[inline(always)]
     pub(crate) fn to_array(self) -> [f32; 8] {

@@ -247,15 +247,60 @@ pub fn update_floats<const N: usize, R: LaneRule<N>>(
         });
         return update_on(simd, p32, g32, s32, rule);
     }
+    #[cfg(target_arch = "x86_64")]
+    let (p, g, s) = match in_registers(simd, p, g, s, rule) {
+        Ok(finite) => return finite,
+        Err(buffers) => buffers,
+    };
     tasks(p, g, s)
         .into_par_iter()
         .map(|(p, g, s)| blocks(simd, p, g, s, rule))
         .reduce(|| true, |a, b| a && b)
 }
 
+/// The buffers a bf16 step takes apart, handed back when the register loop does not apply.
+#[cfg(target_arch = "x86_64")]
+type Buffers<'a, const N: usize> = (FloatsMut<'a>, Floats<'a>, [FloatsMut<'a>; N]);
+
+/// bf16 parameters and gradients with an all-`f32` or all-bf16 state, on AVX lanes where the
+/// processor has AVX2: the register loop ([`crate::bf16_lanes`]); anything else is handed back.
+#[cfg(target_arch = "x86_64")]
+fn in_registers<'a, const N: usize, R: LaneRule<N>>(
+    simd: Simd,
+    p: FloatsMut<'a>,
+    g: Floats<'a>,
+    s: [FloatsMut<'a>; N],
+    rule: R,
+) -> Result<bool, Buffers<'a, N>> {
+    if simd != Simd::Avx || !avx2() {
+        return Err((p, g, s));
+    }
+    let (p16, g16) = match (p, g) {
+        (FloatsMut::Bf16(p16), Floats::Bf16(g16)) => (p16, g16),
+        (p, g) => return Err((p, g, s)),
+    };
+    if s.iter().all(|s| matches!(s, FloatsMut::F32(_))) {
+        let s32 = s.map(|s| match s {
+            FloatsMut::F32(x) => x,
+            _ => unreachable!("checked: f32"),
+        });
+        // SAFETY: the processor has AVX2 (checked above).
+        return Ok(unsafe { crate::bf16_lanes::update(p16, g16, s32, rule) });
+    }
+    if s.iter().all(|s| matches!(s, FloatsMut::Bf16(_))) {
+        let s16 = s.map(|s| match s {
+            FloatsMut::Bf16(x) => x,
+            _ => unreachable!("checked: bf16"),
+        });
+        // SAFETY: the processor has AVX2 (checked above).
+        return Ok(unsafe { crate::bf16_lanes::update(p16, g16, s16, rule) });
+    }
+    Err((FloatsMut::Bf16(p16), Floats::Bf16(g16), s))
+}
+
 /// One task's elements, a block at a time. `f32` buffers are used in place; the others are
 /// widened into blocks on the stack and narrowed back.
-fn blocks<const N: usize, R: LaneRule<N>>(
+pub(crate) fn blocks<const N: usize, R: LaneRule<N>>(
     simd: Simd,
     mut p: FloatsMut<'_>,
     g: Floats<'_>,
@@ -413,5 +458,87 @@ mod tests {
             [FloatsMut::F32(&mut m), FloatsMut::F32(&mut v)],
             Step,
         ));
+    }
+
+    /// bf16 buffers in registers (eight lanes, `crate::bf16_lanes`) give the block path's bits,
+    /// with an f32 and with a bf16 state, across ties, NaN, infinities, signed zeros and a tail
+    /// shorter than the lanes; a non-finite gradient is reported by both.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn bf16_in_registers_matches_the_block_path() {
+        if !avx2() {
+            eprintln!("bf16 register loop not tested: this processor has no AVX2");
+            return;
+        }
+        let n = CHUNK + BLOCK + 13;
+        let value = |i: usize, k: u32| {
+            let x = (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(k * 7919);
+            (x % 4001) as f32 / 1000.0 - 2.0
+        };
+        let specials = [
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-40,
+            -1e38,
+        ];
+        let p0: Vec<bf16> = (0..n)
+            .map(|i| {
+                bf16::from_f32(if i % 97 == 3 {
+                    specials[i % 7]
+                } else {
+                    value(i, 1)
+                })
+            })
+            .collect();
+        let g0: Vec<bf16> = (0..n).map(|i| bf16::from_f32(value(i, 2))).collect();
+        let m0: Vec<f32> = (0..n).map(|i| value(i, 3) * 0.1).collect();
+        let v0: Vec<f32> = (0..n).map(|i| value(i, 4).abs() * 0.1).collect();
+        let bits = |x: &[bf16]| x.iter().map(|b| b.to_bits()).collect::<Vec<_>>();
+        let bits32 = |x: &[f32]| x.iter().map(|b| b.to_bits()).collect::<Vec<_>>();
+
+        // f32 state.
+        let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+        // SAFETY: AVX2 checked above.
+        let fin = unsafe { crate::bf16_lanes::update(&mut p, &g0, [&mut m, &mut v], Step) };
+        let (mut bp, mut bm, mut bv) = (p0.clone(), m0.clone(), v0.clone());
+        let bfin = blocks(
+            Simd::Avx,
+            FloatsMut::Bf16(&mut bp),
+            Floats::Bf16(&g0),
+            [FloatsMut::F32(&mut bm), FloatsMut::F32(&mut bv)],
+            Step,
+        );
+        assert!(fin && bfin);
+        let moved = (0..n).filter(|&i| p[i] != p0[i]).count();
+        assert!(moved > n / 4, "only {moved} of {n} parameters moved");
+        assert_eq!(bits(&p), bits(&bp), "parameters, f32 state");
+        assert_eq!(bits32(&m), bits32(&bm), "first slot, f32 state");
+        assert_eq!(bits32(&v), bits32(&bv), "second slot, f32 state");
+
+        // bf16 state, and an infinite gradient in the register part.
+        let m16: Vec<bf16> = m0.iter().map(|&x| bf16::from_f32(x)).collect();
+        let v16: Vec<bf16> = v0.iter().map(|&x| bf16::from_f32(x)).collect();
+        let mut g = g0.clone();
+        g[CHUNK / 2] = bf16::INFINITY;
+        let (mut p, mut m, mut v) = (p0.clone(), m16.clone(), v16.clone());
+        // SAFETY: AVX2 checked above.
+        let fin = unsafe { crate::bf16_lanes::update(&mut p, &g, [&mut m, &mut v], Step) };
+        let (mut bp, mut bm, mut bv) = (p0.clone(), m16, v16);
+        let bfin = blocks(
+            Simd::Avx,
+            FloatsMut::Bf16(&mut bp),
+            Floats::Bf16(&g),
+            [FloatsMut::Bf16(&mut bm), FloatsMut::Bf16(&mut bv)],
+            Step,
+        );
+        assert!(!fin && !bfin, "the infinite gradient is reported");
+        assert_eq!(bits(&p), bits(&bp), "parameters, bf16 state");
+        assert_eq!(bits(&m), bits(&bm), "first slot, bf16 state");
+        assert_eq!(bits(&v), bits(&bv), "second slot, bf16 state");
     }
 }

@@ -19,6 +19,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx;
+#[cfg(target_arch = "x86_64")]
+mod bf16_lanes;
 pub mod buffer;
 pub mod floats;
 pub mod grad;

@@ -133,9 +133,9 @@ pub(crate) trait Split: Sized + Send {
     fn split_at(self, n: usize) -> (Self, Self);
 }
 
-impl Split for &mut [f32] {
+impl<T: Send> Split for &mut [T] {
     fn len(&self) -> usize {
-        <[f32]>::len(self)
+        <[T]>::len(self)
     }
 
     fn split_at(self, n: usize) -> (Self, Self) {
@@ -143,13 +143,13 @@ impl Split for &mut [f32] {
     }
 }
 
-impl Split for &[f32] {
+impl<T: Sync> Split for &[T] {
     fn len(&self) -> usize {
-        <[f32]>::len(self)
+        <[T]>::len(self)
     }
 
     fn split_at(self, n: usize) -> (Self, Self) {
-        <[f32]>::split_at(self, n)
+        <[T]>::split_at(self, n)
     }
 }
 
