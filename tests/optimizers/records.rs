@@ -3,6 +3,7 @@
 
 use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::ModuleOptimizer;
+use burn::tensor::DType;
 use descent::optimizers::*;
 
 use crate::common::{Net, data, device, mse_grads};
@@ -34,6 +35,17 @@ fn optimizers() -> Vec<(&'static str, Factory)> {
         ("adadelta", || AdadeltaConfig::new().init()),
         ("lion", || LionConfig::new().init()),
         ("ema_momentum", || EmaMomentumConfig::new().init()),
+        // A bf16 state must come back in bf16 (a reload made it f32 once: the rest of the
+        // run then rounded differently).
+        ("adam, bf16 state", || {
+            AdamConfig::new().with_state_dtype(Some(DType::BF16)).init()
+        }),
+        ("sgd momentum, bf16 state", || {
+            SgdConfig::new()
+                .with_momentum(0.9)
+                .with_state_dtype(Some(DType::BF16))
+                .init()
+        }),
     ]
 }
 

@@ -84,7 +84,7 @@ impl<S: RecordState, const D: usize> RecordState for LookaheadState<S, D> {
         let inner = crate::state::unflatten_inner(prefix, src, device)?;
         Some(Self {
             inner,
-            slow: Tensor::from_data(src.take_tensor(prefix, "slow")?, device),
+            slow: crate::state::tensor_of(src.take_tensor(prefix, "slow")?, device),
             counter: u64::try_from(src.take_scalar(prefix, "counter")?).ok()?,
         })
     }

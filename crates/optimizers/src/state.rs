@@ -34,7 +34,7 @@ macro_rules! record_state {
             ) -> Option<Self> {
                 Some(Self {
                     $(
-                        $t: burn::tensor::Tensor::from_data(
+                        $t: $crate::state::tensor_of(
                             src.take_tensor(prefix, stringify!($t))?,
                             device,
                         ),
@@ -42,7 +42,7 @@ macro_rules! record_state {
                     $(
                         $o: src
                             .take_tensor(prefix, stringify!($o))
-                            .map(|d| burn::tensor::Tensor::from_data(d, device)),
+                            .map(|d| $crate::state::tensor_of(d, device)),
                     )*
                     $( $c: u64::try_from(src.take_scalar(prefix, stringify!($c))?).ok()?, )*
                     $( $f: f64::try_from(src.take_scalar(prefix, stringify!($f))?).ok()?, )*
@@ -187,4 +187,14 @@ pub(crate) fn state_tensors(
         })
         .collect();
     (tensors, scalars)
+}
+
+/// A saved state tensor back on `device` in the dtype it was saved in (Burn's `from_data`
+/// alone makes the device's default float dtype: a bf16 state would come back as f32).
+pub fn tensor_of<const D: usize>(
+    data: burn::tensor::TensorData,
+    device: &burn::tensor::Device,
+) -> burn::tensor::Tensor<D> {
+    let dtype = data.dtype();
+    burn::tensor::Tensor::from_data(data, (device, dtype))
 }
