@@ -59,6 +59,29 @@ fn values(model: &Classifier) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Asserts that `got` is `want` within `tolerance` (largest absolute difference) and that
+/// training moved `want` away from `init` (by more than 10⁻², so that equal results are not
+/// two runs that did nothing); prints both numbers.
+fn trained_alike(
+    label: &str,
+    got: &[Vec<f32>],
+    want: &[Vec<f32>],
+    init: &[Vec<f32>],
+    tolerance: f32,
+) {
+    let moved = max_diff(want, init);
+    let diff = max_diff(got, want);
+    eprintln!("{label}: {diff:e} apart (the parameters moved {moved})");
+    assert!(
+        moved > 1e-2,
+        "{label}: the parameters did not move ({moved})"
+    );
+    assert!(
+        diff <= tolerance,
+        "{label}: {diff} apart (tolerance {tolerance})"
+    );
+}
+
 fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -144,16 +167,13 @@ fn burn_train_steps_equal_the_trainer() {
         assert_eq!(trainer.history().step_loss.len() as u64, steps);
         let through_trainer = values(&model);
 
-        let moved = max_diff(&through_trainer, &values(&init));
-        let diff = max_diff(&through_burn_train, &through_trainer);
-        eprintln!("{name}: burn-train vs Trainer {diff:e} after {steps} steps (moved {moved})");
-        assert!(
-            moved > 1e-2,
-            "{name}: the parameters did not move ({moved})"
-        );
-        assert!(
-            diff <= 1e-6,
-            "{name}: burn-train and Trainer differ by {diff}"
+        let label = format!("{name}, {steps} steps: burn-train vs Trainer");
+        trained_alike(
+            &label,
+            &through_burn_train,
+            &through_trainer,
+            &values(&init),
+            1e-6,
         );
     }
 }
@@ -239,9 +259,14 @@ fn burn_train_resumes_descent_state_from_its_checkpoint() {
         .checkpoint(1)
         .launch(Learner::new(classifier(&device), optimizer(), schedule()));
 
-    let diff = max_diff(&values(&whole.model), &values(&second.model));
-    eprintln!("resume: 3 epochs vs 1 + checkpoint + 2: {diff:e}");
-    assert!(diff <= 1e-6, "the resumed run differs by {diff}");
+    let label = "resume: 1 epoch + checkpoint + 2 vs 3 epochs";
+    trained_alike(
+        label,
+        &values(&second.model),
+        &values(&whole.model),
+        &values(&init),
+        1e-6,
+    );
 }
 
 #[test]
@@ -278,14 +303,14 @@ fn burn_train_multi_device_equals_one_device_on_summed_gradients() {
         let through_burn_train = values(&result.model);
 
         let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
-        let moved = max_diff(&one_device, &values(&init));
-        let diff = max_diff(&through_burn_train, &one_device);
-        eprintln!("{label}: burn-train on flex + ndarray vs one device {diff:e} (moved {moved})");
-        assert!(
-            moved > 1e-2,
-            "{label}: the parameters did not move ({moved})"
+        let label = format!("{label}: burn-train on flex + ndarray vs one device");
+        trained_alike(
+            &label,
+            &through_burn_train,
+            &one_device,
+            &values(&init),
+            1e-5,
         );
-        assert!(diff <= 1e-5, "{label}: differs from one device by {diff}");
     }
 }
 
@@ -335,13 +360,13 @@ fn burn_train_data_parallel_on_two_cuda_devices_equals_one_device() {
     let through_burn_train = values(&result.model);
 
     let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
-    let moved = max_diff(&one_device, &values(&init));
-    let diff = max_diff(&through_burn_train, &one_device);
-    eprintln!("data parallel on two CUDA devices vs one: {diff:e} (moved {moved})");
-    assert!(moved > 1e-2, "the parameters did not move ({moved})");
-    assert!(
-        diff <= 1e-4,
-        "data parallel differs from one device by {diff}"
+    let label = "data parallel on two CUDA devices vs one";
+    trained_alike(
+        label,
+        &through_burn_train,
+        &one_device,
+        &values(&init),
+        1e-4,
     );
 }
 

@@ -2,7 +2,9 @@
 //! bf16 are loaded into eight `f32` lanes, the rule runs on them, and the results are rounded
 //! back and stored, in one pass over memory, as the all-`f32` loop runs. The block path of
 //! [`crate::floats`] (widen a block into `f32` scratch, update it, narrow it back) takes three
-//! passes and stalls on memory in each; it remains for f16, mixed dtypes and other processors.
+//! passes and stalls on memory in each; it remains for f16, bf16 states, mixed dtypes and other
+//! processors. The loop is generic over the state's element type ([`Lanes8`]); the step
+//! dispatches only an `f32` state here (see `floats::in_registers`), the tests both.
 //!
 //! The conversions are the block path's, bit for bit:
 //!
