@@ -280,11 +280,6 @@ fn burn_train_multi_device_equals_one_device_on_summed_gradients() {
         .expect("ndarray is built")
         .autodiff();
     let train = data();
-    let half = train.len() / 2;
-    let parts = [
-        train.subset(&(0..half).collect::<Vec<_>>()),
-        train.subset(&(half..train.len()).collect::<Vec<_>>()),
-    ];
     let epochs = 2;
     for strategy in [
         MultiDeviceOptim::OptimMainDevice,
@@ -302,7 +297,7 @@ fn burn_train_multi_device_equals_one_device_on_summed_gradients() {
             .launch(Learner::new(init.clone(), optimizer(), schedule()));
         let through_burn_train = values(&result.model);
 
-        let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
+        let one_device = summed_steps(init.clone(), &train, epochs, &main, optimizer(), schedule());
         let label = format!("{label}: burn-train on flex + ndarray vs one device");
         trained_alike(
             &label,
@@ -338,11 +333,6 @@ fn burn_train_data_parallel_on_two_cuda_devices_equals_one_device() {
     let devices: Vec<Device> = gpus[..2].iter().map(|d| d.clone().autodiff()).collect();
     let main = devices[0].clone();
     let train = data();
-    let half = train.len() / 2;
-    let parts = [
-        train.subset(&(0..half).collect::<Vec<_>>()),
-        train.subset(&(half..train.len()).collect::<Vec<_>>()),
-    ];
     let epochs = 2;
     let optimizer = || AdamWConfig::new().with_weight_decay(0.05).init();
     let schedule = || CosineAnnealingLrConfig::new(0.05, 6).init();
@@ -359,7 +349,7 @@ fn burn_train_data_parallel_on_two_cuda_devices_equals_one_device() {
         .launch(Learner::new(init.clone(), optimizer(), schedule()));
     let through_burn_train = values(&result.model);
 
-    let one_device = summed_steps(init.clone(), &parts, epochs, &main, optimizer(), schedule());
+    let one_device = summed_steps(init.clone(), &train, epochs, &main, optimizer(), schedule());
     let label = "data parallel on two CUDA devices vs one";
     trained_alike(
         label,
@@ -384,17 +374,21 @@ fn cuda_devices() -> Vec<Device> {
     }
 }
 
-/// One device's run on the summed gradients of the two halves of the data: batch k of each
-/// half, their losses summed (so their gradients are), one step.
+/// One device's run on the summed gradients of the two halves of `train` (the halves burn-train's
+/// `split_dataloader` gives two devices): batch k of each half, their losses summed (so their
+/// gradients are), one step.
 fn summed_steps(
     mut model: Classifier,
-    parts: &[Dataset; 2],
+    train: &Dataset,
     epochs: usize,
     device: &Device,
     mut optim: ModuleOptimizer,
     mut schedule: impl burn::lr_scheduler::LrScheduler,
 ) -> Vec<Vec<f32>> {
-    let (a, b) = (batches(&parts[0], device), batches(&parts[1], device));
+    let half = train.len() / 2;
+    let first = train.subset(&(0..half).collect::<Vec<_>>());
+    let second = train.subset(&(half..train.len()).collect::<Vec<_>>());
+    let (a, b) = (batches(&first, device), batches(&second, device));
     for _ in 0..epochs {
         for (x, y) in a.iter().zip(&b) {
             let loss = model.classify(x.clone()).loss + model.classify(y.clone()).loss;

@@ -4,7 +4,7 @@
 //! [`crate::floats`] (widen a block into `f32` scratch, update it, narrow it back) takes three
 //! passes and stalls on memory in each; it remains for f16, bf16 states, mixed dtypes and other
 //! processors. The loop is generic over the state's element type ([`Lanes8`]); the step
-//! dispatches only an `f32` state here (see `floats::in_registers`), the tests both.
+//! dispatches only an `f32` state here (see `floats::update_floats`), the tests both.
 //!
 //! The conversions are the block path's, bit for bit:
 //!

@@ -247,49 +247,30 @@ pub fn update_floats<const N: usize, R: LaneRule<N>>(
         });
         return update_on(simd, p32, g32, s32, rule);
     }
+    // bf16 parameters and gradients with an f32 state (the default `state_dtype`), on AVX
+    // lanes where the processor has AVX2: the register loop (`crate::bf16_lanes`). A bf16
+    // state takes the block path: in registers it was at best 10% faster, and its
+    // instantiation for every rule cost 10 s of the main job's cold build.
     #[cfg(target_arch = "x86_64")]
-    let (p, g, s) = match in_registers(simd, p, g, s, rule) {
-        Ok(finite) => return finite,
-        Err(buffers) => buffers,
-    };
-    tasks(p, g, s)
-        .into_par_iter()
-        .map(|(p, g, s)| blocks(simd, p, g, s, rule))
-        .reduce(|| true, |a, b| a && b)
-}
-
-/// The buffers a bf16 step takes apart, handed back when the register loop does not apply.
-#[cfg(target_arch = "x86_64")]
-type Buffers<'a, const N: usize> = (FloatsMut<'a>, Floats<'a>, [FloatsMut<'a>; N]);
-
-/// bf16 parameters and gradients with an `f32` state (the default `state_dtype`), on AVX lanes
-/// where the processor has AVX2: the register loop ([`crate::bf16_lanes`]); anything else is
-/// handed back. (A bf16 state takes the block path: in registers it was at best 10% faster, and
-/// its instantiation for every rule cost 10 s of the main job's cold build.)
-#[cfg(target_arch = "x86_64")]
-fn in_registers<'a, const N: usize, R: LaneRule<N>>(
-    simd: Simd,
-    p: FloatsMut<'a>,
-    g: Floats<'a>,
-    s: [FloatsMut<'a>; N],
-    rule: R,
-) -> Result<bool, Buffers<'a, N>> {
-    if simd != Simd::Avx || !avx2() {
-        return Err((p, g, s));
-    }
-    let (p16, g16) = match (p, g) {
-        (FloatsMut::Bf16(p16), Floats::Bf16(g16)) => (p16, g16),
-        (p, g) => return Err((p, g, s)),
-    };
-    if s.iter().all(|s| matches!(s, FloatsMut::F32(_))) {
+    if simd == Simd::Avx
+        && avx2()
+        && matches!((&p, &g), (FloatsMut::Bf16(_), Floats::Bf16(_)))
+        && s.iter().all(|s| matches!(s, FloatsMut::F32(_)))
+    {
+        let (FloatsMut::Bf16(p16), Floats::Bf16(g16)) = (p, g) else {
+            unreachable!("checked: bf16")
+        };
         let s32 = s.map(|s| match s {
             FloatsMut::F32(x) => x,
             _ => unreachable!("checked: f32"),
         });
         // SAFETY: the processor has AVX2 (checked above).
-        return Ok(unsafe { crate::bf16_lanes::update(p16, g16, s32, rule) });
+        return unsafe { crate::bf16_lanes::update(p16, g16, s32, rule) };
     }
-    Err((FloatsMut::Bf16(p16), Floats::Bf16(g16), s))
+    tasks(p, g, s)
+        .into_par_iter()
+        .map(|(p, g, s)| blocks(simd, p, g, s, rule))
+        .reduce(|| true, |a, b| a && b)
 }
 
 /// One task's elements, a block at a time. `f32` buffers are used in place; the others are
