@@ -8,7 +8,9 @@
 //! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run;
 //! `DESCENT_BENCH_HALF=1` adds `descent_bf16` (bf16 parameters and gradients, f32 state) and
 //! `descent_bf16_state` (the state in bf16 too); `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
-//! eight AVX lanes (`descent_kernel::zip::set_simd`).
+//! eight AVX lanes (`descent_kernel::zip::set_simd`). Off the CPU devices `descent_unchecked`
+//! (no finite check) and `descent_generic` (the rule as tensor operations, fused by Burn,
+//! instead of descent's CubeCL kernel) run too.
 //! Muon (`step/muon/...`) is timed on the size's two matrices only. L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
 //! loss, its closure evaluated through autodiff, since its step is not a gradient update.
 
@@ -236,6 +238,16 @@ fn bench(c: &mut Criterion) {
                     run(
                         "descent_unchecked",
                         &ours(registered, options.clone(), unchecked),
+                    );
+                    // The rule as tensor operations (Burn's fusion) instead of descent's
+                    // CubeCL kernel.
+                    let generic = StepSettings {
+                        kernel: descent::kernel::Kernel::Generic,
+                        ..settings
+                    };
+                    run(
+                        "descent_generic",
+                        &ours(registered, options.clone(), generic),
                     );
                 }
                 if let Some(b) = burns {

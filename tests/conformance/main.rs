@@ -2,8 +2,9 @@
 //! `*.json` under `$DESCENT_GOLDEN_DIR`) on each device of `$DESCENT_DEVICES`
 //! (comma-separated; default `flex,ndarray`; `.ci/run` adds `wgpu`).
 //!
-//! Prints `DEVICE: N passed, M failed` per device and every failure; a case of an unknown kind,
-//! loss, option or input fails.
+//! Prints `DEVICE: N passed, M failed` per device (with how many calls each path served) and
+//! every failure; a case of an unknown kind, loss, option or input fails. On wgpu the CubeCL
+//! kernel must have served optimizer updates.
 
 mod averaging;
 mod golden;
@@ -41,6 +42,16 @@ fn devices() -> Vec<String> {
         .collect()
 }
 
+/// How many calls each path has served on this thread (see `descent_kernel::paths`).
+fn path_counts() -> [u64; 3] {
+    use descent_kernel::paths::{Path, count};
+    [
+        count(Path::Fused),
+        count(Path::Generic),
+        count(Path::Kernel),
+    ]
+}
+
 #[test]
 fn golden_cases_match_pytorch() {
     let mut cases = Vec::new();
@@ -54,6 +65,7 @@ fn golden_cases_match_pytorch() {
             .unwrap_or_else(|e| panic!("{e}"))
             .autodiff();
         let mut failures = Vec::new();
+        let before = path_counts();
         for case in &cases {
             let result =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replay(case, &device)))
@@ -69,11 +81,16 @@ fn golden_cases_match_pytorch() {
                 failures.push(format!("  {}: {why}", case.name));
             }
         }
+        let [fused, generic, kernel] = std::array::from_fn(|i| path_counts()[i] - before[i]);
         println!(
-            "{name}: {} passed, {} failed",
+            "{name}: {} passed, {} failed (updates and loss calls served: fused {fused}, \
+             CubeCL kernel {kernel}, generic {generic})",
             cases.len() - failures.len(),
             failures.len()
         );
+        if name == "wgpu" && kernel == 0 {
+            failures.push("  the CubeCL kernel served no optimizer update on wgpu".into());
+        }
         for f in &failures {
             println!("{f}");
         }

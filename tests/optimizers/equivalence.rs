@@ -1,7 +1,8 @@
-//! Every element-wise optimizer's rule is written once and runs two ways: fused over the CPU
-//! buffers and as tensor operations (the generic path, every device). On flex and on ndarray,
-//! both paths must give the same parameters and states, for every optimizer and variant, over
-//! several steps; the path counters prove which path ran each time.
+//! Every element-wise optimizer's rule is written once and runs three ways: fused over the CPU
+//! buffers, traced into one CubeCL kernel (wgpu), and as tensor operations (the generic path,
+//! every device). On flex and on ndarray the fused and generic paths, on wgpu the kernel and
+//! generic paths, must give the same parameters and states, for every optimizer and variant,
+//! over several steps; the path counters prove which path ran each time.
 
 use burn::optim::{Optimizer, RecordState, StateSink};
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -15,9 +16,10 @@ fn data(seed: u32, n: usize) -> Vec<f32> {
 }
 
 /// θ after `steps` steps of `optim` on `device`, with varying gradients (299 elements: not a
-/// multiple of the lane width), and how many updates each path served on this thread.
-fn run<O: Optimizer>(optim: &O, device: &Device, steps: u32) -> (Vec<f32>, [u64; 2]) {
-    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
+/// multiple of the lane width), and how many updates each path (fused, generic, kernel) served
+/// on this thread.
+fn run<O: Optimizer>(optim: &O, device: &Device, steps: u32) -> (Vec<f32>, [u64; 3]) {
+    let before = served();
     let n = 299;
     let mut theta = Tensor::<2>::from_data(TensorData::new(data(1, n), [13, 23]), device);
     let mut state = None;
@@ -27,29 +29,36 @@ fn run<O: Optimizer>(optim: &O, device: &Device, steps: u32) -> (Vec<f32>, [u64;
         theta = t;
         state = st;
     }
-    let served = [
-        paths::count(Path::Fused) - before[0],
-        paths::count(Path::Generic) - before[1],
-    ];
-    (theta.into_data().iter::<f32>().collect(), served)
+    let after = served();
+    (
+        theta.into_data().iter::<f32>().collect(),
+        std::array::from_fn(|i| after[i] - before[i]),
+    )
 }
 
-/// The optimizer built by `config(kernel)` gives the same numbers through both kernels, on
-/// both CPU devices; each run took the path it was given, every step.
+/// Updates served so far on this thread by the fused, generic and kernel paths.
+fn served() -> [u64; 3] {
+    [Path::Fused, Path::Generic, Path::Kernel].map(paths::count)
+}
+
+/// The optimizer built by `config(kernel)` gives the same numbers through `Kernel::Auto` (the
+/// fused loop on the CPU devices, the CubeCL kernel on wgpu) and `Kernel::Generic`, on every
+/// device; each run took the path it was given, every step.
 fn same<O: Optimizer>(name: &str, config: impl Fn(Kernel) -> O) {
-    for device in descent::device::cpu_devices() {
+    for device in crate::devices::every_device() {
         let steps = 12;
         let (fused, fused_served) = run(&config(Kernel::Auto), &device, steps);
         let (generic, generic_served) = run(&config(Kernel::Generic), &device, steps);
         let n = u64::from(steps);
+        let cpu = descent::kernel::is_cpu(&device);
         assert_eq!(
             fused_served,
-            [n, 0],
-            "{name} {device:?}: the fused run's paths"
+            if cpu { [n, 0, 0] } else { [0, 0, n] },
+            "{name} {device:?}: the fused (CPU) or kernel (wgpu) run's paths"
         );
         assert_eq!(
             generic_served,
-            [0, n],
+            [0, n, 0],
             "{name} {device:?}: the generic run's paths"
         );
         // The same IEEE single operations in the same order: the same bits.
@@ -229,12 +238,12 @@ fn adafactor_run<const D: usize>(
     dims: [usize; D],
     device: &Device,
     steps: u32,
-) -> (Vec<f32>, [u64; 2]) {
+) -> (Vec<f32>, [u64; 3]) {
     let optim = AdafactorConfig::new()
         .with_weight_decay(0.1)
         .with_kernel(kernel)
         .build();
-    let before = [paths::count(Path::Fused), paths::count(Path::Generic)];
+    let before = served();
     let n = dims.iter().product();
     let mut theta = Tensor::<D>::from_data(TensorData::new(data(1, n), dims), device);
     let mut state = None;
@@ -244,11 +253,11 @@ fn adafactor_run<const D: usize>(
         theta = t;
         state = st;
     }
-    let served = [
-        paths::count(Path::Fused) - before[0],
-        paths::count(Path::Generic) - before[1],
-    ];
-    (theta.into_data().iter::<f32>().collect(), served)
+    let after = served();
+    (
+        theta.into_data().iter::<f32>().collect(),
+        std::array::from_fn(|i| after[i] - before[i]),
+    )
 }
 
 /// Adafactor's fused passes and its tensor path share their per-element formulas; their sums
@@ -262,8 +271,12 @@ fn adafactor_fused_and_generic_agree() {
             let (fused, fs) = adafactor_run(Kernel::Auto, dims, &device, steps);
             let (generic, gs) = adafactor_run(Kernel::Generic, dims, &device, steps);
             let n = u64::from(steps);
-            assert_eq!(fs, [n, 0], "{dims:?} {device:?}: the fused run's paths");
-            assert_eq!(gs, [0, n], "{dims:?} {device:?}: the generic run's paths");
+            assert_eq!(fs, [n, 0, 0], "{dims:?} {device:?}: the fused run's paths");
+            assert_eq!(
+                gs,
+                [0, n, 0],
+                "{dims:?} {device:?}: the generic run's paths"
+            );
             for (i, (a, b)) in fused.iter().zip(&generic).enumerate() {
                 assert!(
                     (a - b).abs() <= 2e-5 * b.abs().max(1e-2),
@@ -406,4 +419,55 @@ fn half_precision_steps_are_the_same_on_both_paths() {
     check("lion", |k, s| {
         LionConfig::new().with_kernel(k).with_state_dtype(s).build()
     });
+}
+
+/// On wgpu through `ModuleOptimizer` (parameters handed without autodiff, gradients from a
+/// backward pass, and gradients made on the autodiff device itself as a user may register
+/// them): the CubeCL kernel serves every update and gives the generic path's bits.
+#[test]
+fn module_steps_on_wgpu_run_the_kernel_with_the_generic_paths_numbers() {
+    use crate::common::{Net, data, mse_grads};
+    use burn::optim::{GradientsParams, ModuleOptimizer};
+    let Some(device) = crate::devices::wgpu().map(|d| d.autodiff()) else {
+        return;
+    };
+    let train = |kernel: Kernel, on_autodiff: bool| {
+        let mut optim: ModuleOptimizer = AdamWConfig::new()
+            .with_weight_decay(0.1)
+            .with_kernel(kernel)
+            .init();
+        let mut net = Net::new(&device);
+        let before = served();
+        for _ in 0..5 {
+            let (x, y) = data(&device);
+            let grads = if on_autodiff {
+                // Gradients registered as tensors of the autodiff device (untracked).
+                let grads = mse_grads(&net, x, y);
+                let mut own = GradientsParams::new();
+                let w = grads.get::<2>(net.w.id).expect("w's gradient");
+                let b = grads.get::<1>(net.b.id).expect("b's gradient");
+                own.register(net.w.id, Tensor::<2>::from_data(w.into_data(), &device));
+                own.register(net.b.id, Tensor::<1>::from_data(b.into_data(), &device));
+                own
+            } else {
+                mse_grads(&net, x, y)
+            };
+            net = optim.step(0.05, net, grads);
+        }
+        let after = served();
+        let served: [u64; 3] = std::array::from_fn(|i| after[i] - before[i]);
+        (net.values(), served)
+    };
+    for on_autodiff in [false, true] {
+        let (kernel, kernel_served) = train(Kernel::Auto, on_autodiff);
+        let (generic, generic_served) = train(Kernel::Generic, on_autodiff);
+        assert_eq!(kernel_served, [0, 0, 10], "the kernel run's paths");
+        assert_eq!(generic_served, [0, 10, 0], "the generic run's paths");
+        assert_eq!(
+            kernel.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            generic.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "kernel {kernel:?}, generic {generic:?}"
+        );
+        assert_ne!(kernel, Net::new(&device).values(), "nothing moved");
+    }
 }

@@ -9,8 +9,9 @@ use burn::tensor::{DType, Tensor};
 /// one where the device allows it, `Generic` the reference that every device runs.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// One fused pass over the buffers on flex and ndarray (`f32`); tensor operations on other
-    /// devices (the default).
+    /// One fused pass over the buffers on flex and ndarray; one CubeCL kernel per optimizer
+    /// update on wgpu and the other CubeCL devices (`f32`); tensor operations elsewhere (the
+    /// default).
     Auto,
     /// Tensor operations on every device, the CPU ones included.
     Generic,

@@ -22,6 +22,8 @@ mod avx;
 #[cfg(target_arch = "x86_64")]
 mod bf16_lanes;
 pub mod buffer;
+#[cfg(feature = "wgpu")]
+pub mod cube;
 pub mod floats;
 pub mod grad;
 mod kernel;
@@ -31,6 +33,7 @@ mod options;
 pub mod paths;
 mod scalar;
 mod tensor;
+pub mod trace;
 pub mod zip;
 
 pub use buffer::{Buffer, is_cpu, is_cpu_f32};

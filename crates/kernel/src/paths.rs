@@ -1,19 +1,22 @@
-//! Which path served the calls of this thread: the fused CPU kernels or the generic tensor
-//! operations. Counters, not switches: tests read them to prove which path ran.
+//! Which path served the calls of this thread: the fused CPU kernels, the generic tensor
+//! operations or the CubeCL kernel. Counters, not switches: tests read them to prove which path ran.
 
 use std::cell::Cell;
 
-/// The two implementations of every rule (see [`crate::Num`]).
+/// The implementations of a rule (see [`crate::Num`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Path {
     /// One pass over the CPU buffers, eight lanes at a time.
     Fused,
     /// Tensor operations, on any device.
     Generic,
+    /// One CubeCL kernel per update, the rule traced into it (wgpu and the other CubeCL
+    /// devices; see `crate::cube`).
+    Kernel,
 }
 
 thread_local! {
-    static COUNTS: Cell<[u64; 2]> = const { Cell::new([0, 0]) };
+    static COUNTS: Cell<[u64; 3]> = const { Cell::new([0, 0, 0]) };
 }
 
 /// Counts one call served by `path` on this thread.

@@ -6,7 +6,9 @@
 //!   ─> the optimizer builds its Rule for this step (host constants: η, bias corrections)
 //!   ─> Stepper::run: checks η and shapes, then
 //!        fused:   flex/ndarray f32 buffers ─> zip::update (8 AVX or 4 SSE lanes, parallel chunks, in place)
-//!        generic: Rule::apply on whole tensors (wgpu: Burn's fusion compiles the chain)
+//!        kernel:  f32 on a CubeCL device (wgpu) ─> the rule traced once (descent_kernel::trace)
+//!                 ─> one CubeCL kernel per update (descent_kernel::cube)
+//!        generic: Rule::apply on whole tensors (any device; wgpu: Burn's fusion compiles the chain)
 //!      and the finite check of the gradient (in the fused pass; deferred off the CPU)
 //! ```
 
@@ -215,7 +217,8 @@ impl Stepper {
         slots: Vec<Option<Tensor<D>>>,
         state_dtype: DType,
     ) -> (Tensor<D>, Vec<Tensor<D>>) {
-        paths::record(Path::Generic);
+        let kernel = self.settings.kernel == Kernel::Auto && on_cube(&p, &g, &slots, state_dtype);
+        paths::record(if kernel { Path::Kernel } else { Path::Generic });
         let cpu = descent_kernel::is_cpu(&p.device());
         let (checks, sampled) = (self.settings.checks, self.settings.check_interval > 1);
         if checks && cpu {
@@ -241,7 +244,11 @@ impl Stepper {
                 v => p.zeros_like().add_scalar(v),
             },
         );
-        let p = rule.apply(p, g, &mut s);
+        let p = if kernel {
+            traced(rule, p, g, &mut s)
+        } else {
+            rule.apply(p, g, &mut s)
+        };
         if checks && !cpu {
             if sampled && self.lock().draw(self.settings.check_interval) {
                 // A non-finite gradient leaves the parameter or a state slot non-finite.
@@ -303,6 +310,78 @@ fn lanes<R: Rule, const N: usize>(
         unreachable!("{N} state slots")
     };
     update_floats(p, g, slices, Each(*rule))
+}
+
+/// Whether descent's CubeCL kernel serves this update: `f32` parameter, gradient and state on
+/// one CubeCL device (wgpu; the parameter not on autodiff, as `ModuleOptimizer` hands it).
+#[cfg(feature = "wgpu")]
+fn on_cube<const D: usize>(
+    p: &Tensor<D>,
+    g: &Tensor<D>,
+    slots: &[Option<Tensor<D>>],
+    state_dtype: DType,
+) -> bool {
+    let f32 = |t: &Tensor<D>| t.dtype() == DType::F32;
+    descent_kernel::cube::is_cube(&p.device())
+        && g.device().inner() == p.device()
+        && f32(p)
+        && f32(g)
+        && state_dtype == DType::F32
+        && slots.iter().flatten().all(f32)
+}
+
+/// Without a CubeCL device built in, never.
+#[cfg(not(feature = "wgpu"))]
+fn on_cube<const D: usize>(
+    _: &Tensor<D>,
+    _: &Tensor<D>,
+    _: &[Option<Tensor<D>>],
+    _: DType,
+) -> bool {
+    false
+}
+
+/// The rule as one CubeCL kernel: traced on `p, g, s…` (the program is the kernel's key, the
+/// step's constants its arguments), run on the tensors; the slots are replaced by the new ones.
+#[cfg(feature = "wgpu")]
+fn traced<R: Rule, const D: usize>(
+    rule: &R,
+    p: Tensor<D>,
+    g: Tensor<D>,
+    s: &mut Vec<Tensor<D>>,
+) -> Tensor<D> {
+    use descent_kernel::trace::{Traced, trace};
+    let (program, consts) = trace(2 + s.len(), |x| {
+        let mut x = x.into_iter();
+        let (p, g) = (x.next(), x.next());
+        let (Some(p), Some(g)) = (p, g) else {
+            unreachable!("two inputs and the slots")
+        };
+        let mut slots: Vec<Traced> = x.collect();
+        let p = rule.apply(p, g, &mut slots);
+        std::iter::once(p).chain(slots).collect()
+    });
+    // The gradient (and a state) may come on the autodiff device (untracked): the kernel reads
+    // the values only.
+    let inputs = [p, g]
+        .into_iter()
+        .chain(s.drain(..))
+        .map(Tensor::inner)
+        .collect();
+    let mut out = descent_kernel::cube::run(&program, &consts, inputs).into_iter();
+    let p = out.next().expect("the new parameter");
+    s.extend(out);
+    p
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn traced<R: Rule, const D: usize>(
+    _: &R,
+    _: Tensor<D>,
+    _: Tensor<D>,
+    _: &mut Vec<Tensor<D>>,
+) -> Tensor<D> {
+    unreachable!("on_cube is false without the wgpu feature")
 }
 
 /// Whether `t` lives on flex (autodiff or not).

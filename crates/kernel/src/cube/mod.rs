@@ -1,0 +1,342 @@
+//! descent's own GPU kernel: a traced rule (see [`crate::trace`]) as one CubeCL kernel, on every
+//! CubeCL device (wgpu, and CUDA where built), through Burn's backend extension and its fusion
+//! stream.
+//!
+//! ```text
+//! rule.apply on Traced ─> (Program, constants)
+//!   ─> Dispatch::run_program (backend extension, Cube devices)
+//!   ─> Fusion<CubeBackend>: a custom operation in the fusion stream (ordered with the ops around it)
+//!   ─> CubeBackend: one launch of `program::run_program`, one read of each input and one write
+//!      of each output per element, vectorised 4 wide where the length allows
+//! ```
+//!
+//! An optimizer's step on a tensor is thus one kernel instead of the chain of tensor
+//! operations (and the kernels Burn's fusion makes of them) of the generic path.
+
+mod program;
+
+use burn::backend::fusion::custom::{
+    CustomOpIr, HandleContainer, OperationFn, OperationIr, StreamId, TensorIr,
+};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Cube, Dispatch, DispatchDevice, backend_extension};
+use burn::tensor::{DType, Device, Tensor};
+use burn_cubecl::CubeBackend;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::ir::FloatKind;
+use cubecl::prelude::*;
+use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
+
+use crate::trace::Program;
+
+/// Whether `device` is a (non-autodiff) CubeCL device: wgpu, Vulkan, Metal, CUDA, ...
+pub fn is_cube(device: &Device) -> bool {
+    !device.is_autodiff() && matches!(device.as_dispatch(), DispatchDevice::Cube(_))
+}
+
+/// The backend extension: an optimizer step traced as a [`Program`], on `p, g` and 0 to 4 state
+/// slots (element-wise aligned `f32` tensors), returning `p'` and the new slots. One method per
+/// number of slots: an extension takes and returns a fixed number of tensors.
+#[backend_extension(Cube)]
+#[allow(missing_docs, clippy::type_complexity, clippy::too_many_arguments)]
+pub trait ProgramKernel: Backend {
+    fn step_0(
+        p: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> FloatTensor<Self>;
+    fn step_1(
+        p: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        s0: FloatTensor<Self>,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    fn step_2(
+        p: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        s0: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    fn step_3(
+        p: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        s0: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s2: FloatTensor<Self>,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+    fn step_4(
+        p: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        s0: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s2: FloatTensor<Self>,
+        s3: FloatTensor<Self>,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+}
+
+type Fused = FloatTensor<Cube>;
+
+impl ProgramKernel for Cube {
+    fn step_0(p: Fused, g: Fused, program: Program, consts: Vec<f32>) -> Fused {
+        let [p] = register(vec![p, g], program, consts);
+        p
+    }
+
+    fn step_1(p: Fused, g: Fused, s0: Fused, program: Program, consts: Vec<f32>) -> (Fused, Fused) {
+        let [p, s0] = register(vec![p, g, s0], program, consts);
+        (p, s0)
+    }
+
+    fn step_2(
+        p: Fused,
+        g: Fused,
+        s0: Fused,
+        s1: Fused,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (Fused, Fused, Fused) {
+        let [p, s0, s1] = register(vec![p, g, s0, s1], program, consts);
+        (p, s0, s1)
+    }
+
+    fn step_3(
+        p: Fused,
+        g: Fused,
+        s0: Fused,
+        s1: Fused,
+        s2: Fused,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (Fused, Fused, Fused, Fused) {
+        let [p, s0, s1, s2] = register(vec![p, g, s0, s1, s2], program, consts);
+        (p, s0, s1, s2)
+    }
+
+    fn step_4(
+        p: Fused,
+        g: Fused,
+        s0: Fused,
+        s1: Fused,
+        s2: Fused,
+        s3: Fused,
+        program: Program,
+        consts: Vec<f32>,
+    ) -> (Fused, Fused, Fused, Fused, Fused) {
+        let [p, s0, s1, s2, s3] = register(vec![p, g, s0, s1, s2, s3], program, consts);
+        (p, s0, s1, s2, s3)
+    }
+}
+
+/// Registers the step as a custom operation of the fusion stream: `M` new tensors (`p'` and
+/// the slots), computed by [`launch`] when the stream runs.
+fn register<const M: usize>(inputs: Vec<Fused>, program: Program, consts: Vec<f32>) -> [Fused; M] {
+    let client = inputs[0].client.clone();
+    let shape = inputs[0].shape.clone();
+    let ins: Vec<TensorIr> = inputs.into_iter().map(|t| t.into_ir()).collect();
+    let outs: Vec<TensorIr> = (0..M)
+        .map(|_| TensorIr::uninit(client.create_empty_handle(), shape.clone(), DType::F32))
+        .collect();
+    let desc = CustomOpIr {
+        id: "descent_step".into(),
+        inputs: ins.clone(),
+        outputs: outs.clone(),
+        scalars: Vec::new(),
+    };
+    let op = OperationFn(move |handles: &mut HandleContainer<_>| {
+        let tensors: Vec<CubeTensor> = ins
+            .iter()
+            .map(|t| handles.get_float_tensor::<CubeBackend>(t))
+            .collect();
+        for (out, t) in outs.iter().zip(launch(&program, &consts, tensors)) {
+            handles.register_float_tensor::<CubeBackend>(&out.id, t);
+        }
+        Ok(())
+    });
+    let outputs = client.register(StreamId::current(), OperationIr::Custom(desc), op);
+    let Ok(outputs) = <[Fused; M]>::try_from(outputs) else {
+        unreachable!("{M} outputs registered")
+    };
+    outputs
+}
+
+/// Threads per cube of the kernel.
+const CUBE_DIM: u32 = 256;
+
+/// Launches the program on the backend's tensors `p, g, s…` (same shape, `f32`, at most four
+/// slots): new contiguous outputs `p', s'…`.
+fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<CubeTensor> {
+    let inputs: Vec<CubeTensor> = inputs.into_iter().map(into_contiguous).collect();
+    let first = &inputs[0];
+    let (client, device) = (first.client.clone(), first.device.clone());
+    let shape = first.meta.shape().clone();
+    let elements = shape.num_elements();
+    let outputs: Vec<CubeTensor> = program
+        .outputs
+        .iter()
+        .map(|_| {
+            empty_device_contiguous_dtype(client.clone(), device.clone(), shape.clone(), DType::F32)
+        })
+        .collect();
+    let vector = if elements.is_multiple_of(4) { 4 } else { 1 };
+    let units = elements / vector;
+    let cube_dim = CubeDim::new_1d(CUBE_DIM);
+    let cube_count: CubeCount = calculate_cube_count_elemwise(&client, units, cube_dim);
+    let args = |t: &CubeTensor| t.clone().into_tensor_arg();
+    let consts: SequenceArg<InputScalar> = consts
+        .iter()
+        .map(|&k| InputScalar::new(k, ElemType::Float(FloatKind::F32)))
+        .collect();
+    let (i, o) = (&inputs, &outputs);
+    let dtype = ElemType::Float(FloatKind::F32);
+    let program = program.clone();
+    macro_rules! go {
+        ($kernel:ident; $($s:literal),*) => {
+            unsafe {
+                program::$kernel::launch_unchecked(
+                    &client, cube_count, cube_dim, vector,
+                    args(&i[0]), args(&i[1]), $(args(&i[$s + 2]),)*
+                    args(&o[0]), $(args(&o[$s + 1]),)*
+                    consts, program, dtype,
+                )
+            }
+        };
+    }
+    match inputs.len() - 2 {
+        0 => go!(step_0;),
+        1 => go!(step_1; 0),
+        2 => go!(step_2; 0, 1),
+        3 => go!(step_3; 0, 1, 2),
+        4 => go!(step_4; 0, 1, 2, 3),
+        n => panic!("descent's GPU step: {n} state slots (at most 4)"),
+    }
+    outputs
+}
+
+/// Runs `program` (an optimizer step traced on `p, g, s…`, returning `p', s'…`) with `consts`
+/// on `inputs = [p, g, s…]` (`f32` tensors of one shape on one CubeCL device, see [`is_cube`],
+/// at most four slots): one kernel launch; returns `[p', s'…]`.
+pub fn run<const D: usize>(
+    program: &Program,
+    consts: &[f32],
+    inputs: Vec<Tensor<D>>,
+) -> Vec<Tensor<D>> {
+    let slots = inputs.len().checked_sub(2);
+    assert!(
+        slots.is_some_and(|n| n <= 4)
+            && program.inputs == inputs.len()
+            && program.outputs.len() == inputs.len() - 1,
+        "descent's GPU step: p, g and 0 to 4 slots in, p and the slots out; got {} inputs for a \
+         program of {} inputs and {} outputs",
+        inputs.len(),
+        program.inputs,
+        program.outputs.len()
+    );
+    let (program, consts) = (program.clone(), consts.to_vec());
+    let mut t = inputs.into_iter().map(Tensor::into_dispatch);
+    let mut next = || t.next().expect("checked above");
+    let (p, g) = (next(), next());
+    let out = match slots {
+        Some(0) => vec![<Dispatch as ProgramKernel>::step_0(p, g, program, consts)],
+        Some(1) => {
+            let (p, s0) = <Dispatch as ProgramKernel>::step_1(p, g, next(), program, consts);
+            vec![p, s0]
+        }
+        Some(2) => {
+            let (s0, s1) = (next(), next());
+            let (p, s0, s1) = <Dispatch as ProgramKernel>::step_2(p, g, s0, s1, program, consts);
+            vec![p, s0, s1]
+        }
+        Some(3) => {
+            let (s0, s1, s2) = (next(), next(), next());
+            let (p, s0, s1, s2) =
+                <Dispatch as ProgramKernel>::step_3(p, g, s0, s1, s2, program, consts);
+            vec![p, s0, s1, s2]
+        }
+        _ => {
+            let (s0, s1, s2, s3) = (next(), next(), next(), next());
+            let (p, s0, s1, s2, s3) =
+                <Dispatch as ProgramKernel>::step_4(p, g, s0, s1, s2, s3, program, consts);
+            vec![p, s0, s1, s2, s3]
+        }
+    };
+    out.into_iter().map(Tensor::from_dispatch).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::DeviceKind;
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+    use crate::trace::{eval, trace};
+    use crate::{Ema, Num};
+
+    /// Adam's arithmetic with a select (a clipped step) and every kind of constant.
+    fn rule<T: Num>(p: T, g: T, s: &mut [T], lr: f32) -> T {
+        let (m, v) = (Ema::new(0.9), Ema::new(0.999));
+        s[0] = m.of(s[0].clone(), g.clone());
+        s[1] = v.of(s[1].clone(), g.clone().square());
+        let step = s[0].clone().div_k(0.1) / s[1].clone().div_k(0.001).sqrt().shift(1e-8);
+        let big = step.gt_k(3.0);
+        let step = T::select(big, step.zeros_like().shift(3.0), step);
+        p - step.scale(lr)
+    }
+
+    #[test]
+    fn the_kernel_computes_the_traced_rule_on_wgpu() {
+        let device = Device::wgpu(DeviceKind::DefaultDevice);
+        // 1024 elements run 4 wide, 1003 one by one.
+        for n in [1024, 1003] {
+            let make = || Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device);
+            let (p, g, m) = (make(), make(), make());
+            let v = make().abs();
+            let (program, consts) = trace(4, |x| {
+                let mut s = [x[2].clone(), x[3].clone()];
+                let p = rule(x[0].clone(), x[1].clone(), &mut s, 0.01);
+                vec![p, s[0].clone(), s[1].clone()]
+            });
+            let host = |t: &Tensor<1>| t.to_data().to_vec::<f32>().unwrap();
+            let inputs = [&p, &g, &m, &v].map(host);
+            let out = run(&program, &consts, vec![p, g, m, v]);
+            assert_eq!(out.len(), 3);
+            let out: Vec<Vec<f32>> = out.iter().map(host).collect();
+            let mut selected = 0;
+            for i in 0..n {
+                let x: Vec<f32> = inputs.iter().map(|t| t[i]).collect();
+                let want = eval(&program, &consts, &x);
+                let mut s = [x[2], x[3]];
+                assert_eq!(want[0], rule(x[0], x[1], &mut s, 0.01));
+                for (j, w) in want.iter().enumerate() {
+                    let got = out[j][i];
+                    assert!(
+                        (got - w).abs() <= 1e-6 * w.abs().max(1.0),
+                        "n {n}, element {i}, output {j}: {got} against {w}"
+                    );
+                }
+                selected += usize::from(s[0] / 0.1 / ((s[1] / 0.001).sqrt() + 1e-8) > 3.0);
+            }
+            assert!(selected > 0, "the select was exercised");
+        }
+    }
+}
