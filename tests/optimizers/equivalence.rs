@@ -438,6 +438,8 @@ fn module_steps_on_wgpu_run_the_kernel_with_the_generic_paths_numbers() {
             .init();
         let mut net = Net::new(&device);
         let before = served();
+        #[cfg(feature = "wgpu")]
+        let in_place = descent::kernel::cube::in_place_outputs();
         for _ in 0..5 {
             let (x, y) = data(&device);
             let grads = if on_autodiff {
@@ -454,9 +456,17 @@ fn module_steps_on_wgpu_run_the_kernel_with_the_generic_paths_numbers() {
             };
             net = optim.step(0.05, net, grads);
         }
+        let values = net.values();
         let after = served();
         let served: [u64; 3] = std::array::from_fn(|i| after[i] - before[i]);
-        (net.values(), served)
+        #[cfg(feature = "wgpu")]
+        if kernel == Kernel::Auto {
+            // ModuleOptimizer hands over the parameters and states: 5 steps × 2 tensors ×
+            // (θ, m, v) written in place (other tests may add to the process-wide count).
+            let written = descent::kernel::cube::in_place_outputs() - in_place;
+            assert!(written >= 30, "{written} outputs in place");
+        }
+        (values, served)
     };
     for on_autodiff in [false, true] {
         let (kernel, kernel_served) = train(Kernel::Auto, on_autodiff);

@@ -15,6 +15,8 @@
 
 mod program;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use burn::backend::fusion::custom::{
     CustomOpIr, HandleContainer, OperationFn, OperationIr, StreamId, TensorIr,
 };
@@ -180,6 +182,14 @@ fn register<const M: usize>(inputs: Vec<Fused>, program: Program, consts: Vec<f3
     outputs
 }
 
+static IN_PLACE: AtomicU64 = AtomicU64::new(0);
+
+/// Outputs the kernel has written over their inputs' buffers (in place) in this process so far,
+/// counted when the fusion stream runs a step: tests read it to prove the in-place path ran.
+pub fn in_place_outputs() -> u64 {
+    IN_PLACE.load(Ordering::Relaxed)
+}
+
 /// Threads per cube of the kernel.
 const CUBE_DIM: u32 = 256;
 
@@ -191,13 +201,33 @@ fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<Cub
     let (client, device) = (first.client.clone(), first.device.clone());
     let shape = first.meta.shape().clone();
     let elements = shape.num_elements();
-    let outputs: Vec<CubeTensor> = program
-        .outputs
+    // Output j (p', then the slots) overwrites its input (p, then the slots; input k) where
+    // nothing else holds that buffer, as `ModuleOptimizer` hands parameters and states: no
+    // allocation, and no second copy of the tensor alive. Elsewhere it is a new tensor.
+    let mut outputs = Vec::with_capacity(program.outputs.len());
+    let mut out_args = Vec::with_capacity(program.outputs.len());
+    for j in 0..program.outputs.len() {
+        let k = if j == 0 { 0 } else { j + 1 };
+        let input = &inputs[k];
+        if input.can_mut() && input.is_contiguous() {
+            out_args.push(input.as_tensor_alias(k));
+            outputs.push(input.clone());
+        } else {
+            let t = empty_device_contiguous_dtype(
+                client.clone(),
+                device.clone(),
+                shape.clone(),
+                DType::F32,
+            );
+            out_args.push(t.clone().into_tensor_arg());
+            outputs.push(t);
+        }
+    }
+    let aliased = out_args
         .iter()
-        .map(|_| {
-            empty_device_contiguous_dtype(client.clone(), device.clone(), shape.clone(), DType::F32)
-        })
-        .collect();
+        .filter(|a| matches!(a, TensorArg::Alias { .. }))
+        .count();
+    IN_PLACE.fetch_add(aliased as u64, Ordering::Relaxed);
     let vector = if elements.is_multiple_of(4) { 4 } else { 1 };
     let units = elements / vector;
     let cube_dim = CubeDim::new_1d(CUBE_DIM);
@@ -207,7 +237,8 @@ fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<Cub
         .iter()
         .map(|&k| InputScalar::new(k, ElemType::Float(FloatKind::F32)))
         .collect();
-    let (i, o) = (&inputs, &outputs);
+    let i = &inputs;
+    let mut o = out_args.into_iter();
     let dtype = ElemType::Float(FloatKind::F32);
     let program = program.clone();
     macro_rules! go {
@@ -216,7 +247,7 @@ fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<Cub
                 program::$kernel::launch_unchecked(
                     &client, cube_count, cube_dim, vector,
                     args(&i[0]), args(&i[1]), $(args(&i[$s + 2]),)*
-                    args(&o[0]), $(args(&o[$s + 1]),)*
+                    o.next().expect("p'"), $({ let _ = $s; o.next().expect("a slot") },)*
                     consts, program, dtype,
                 )
             }
@@ -303,8 +334,14 @@ mod tests {
         p - step.scale(lr)
     }
 
+    /// The in-place counter is per process: the tests that launch kernels take turns.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn the_kernel_computes_the_traced_rule_on_wgpu() {
+        let _turn = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let device = Device::wgpu(DeviceKind::DefaultDevice);
         // 1024 elements run 4 wide, 1003 one by one.
         for n in [1024, 1003] {
@@ -338,5 +375,35 @@ mod tests {
             }
             assert!(selected > 0, "the select was exercised");
         }
+    }
+
+    /// The outputs overwrite inputs nothing else holds; an input still held elsewhere keeps
+    /// its values and its output is a new tensor.
+    #[test]
+    fn outputs_overwrite_only_inputs_nothing_else_holds() {
+        let _turn = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let device = Device::wgpu(DeviceKind::DefaultDevice);
+        let (program, consts) = trace(3, |x| {
+            // SGD with momentum: b = 0.9 b + g, p = p − 0.1 b.
+            let b = x[2].clone().scale(0.9) + x[1].clone();
+            vec![x[0].clone() - b.clone().scale(0.1), b]
+        });
+        let host = |t: &Tensor<1>| t.to_data().to_vec::<f32>().unwrap();
+        let make = |v: f32| Tensor::<1>::from_floats([v; 8].as_slice(), &device);
+        // Nothing else holds p and b: both outputs in place.
+        let before = in_place_outputs();
+        let out = run(&program, &consts, vec![make(1.0), make(2.0), make(3.0)]);
+        assert_eq!(host(&out[0]), [1.0 - 0.1 * (0.9 * 3.0 + 2.0); 8]);
+        assert_eq!(host(&out[1]), [0.9 * 3.0 + 2.0; 8]);
+        assert_eq!(in_place_outputs() - before, 2, "p and b in place");
+        // The caller keeps p: p' is a new tensor, p unchanged; b still in place.
+        let p = make(1.0);
+        let before = in_place_outputs();
+        let out = run(&program, &consts, vec![p.clone(), make(2.0), make(3.0)]);
+        assert_eq!(host(&out[0]), [1.0 - 0.1 * (0.9 * 3.0 + 2.0); 8]);
+        assert_eq!(host(&p), [1.0; 8], "a held input keeps its values");
+        assert_eq!(in_place_outputs() - before, 1, "only b in place");
     }
 }
