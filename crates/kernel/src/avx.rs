@@ -9,7 +9,7 @@
 //! Each operation is the IEEE single operation the SSE lanes and the tensor path use (`+ − × ÷
 //! √`, `max` returning its second operand where either is NaN, ordered comparisons), so an
 //! update gives the same bits on four lanes, eight lanes and whole tensors. `exp`, `ln` and
-//! `ln_1p` (which no update rule uses) go through `f32` one lane at a time.
+//! `ln_1p` are Cephes' polynomials in AVX instructions ([`crate::avx_math`], within 2 ulp).
 //!
 //! # Safety
 //! Every method executes AVX instructions: a value of [`F32x8`] may only be made, and its
@@ -81,13 +81,6 @@ impl F32x8 {
         // SAFETY: `out` holds eight `f32`; AVX is available (module docs).
         unsafe { self.store(out.as_mut_ptr()) };
         out
-    }
-
-    #[inline(always)]
-    fn map(self, f: impl Fn(f32) -> f32) -> Self {
-        let a = self.to_array().map(f);
-        // SAFETY: `a` holds eight `f32`; AVX is available (module docs).
-        unsafe { Self::load(a.as_ptr()) }
     }
 
     #[inline(always)]
@@ -194,17 +187,20 @@ impl Num for F32x8 {
 
     #[inline(always)]
     fn exp(self) -> Self {
-        self.map(f32::exp)
+        // SAFETY: AVX is available (module docs).
+        Self(unsafe { crate::avx_math::exp(self.0) })
     }
 
     #[inline(always)]
     fn ln(self) -> Self {
-        self.map(f32::ln)
+        // SAFETY: AVX is available (module docs).
+        Self(unsafe { crate::avx_math::ln(self.0) })
     }
 
     #[inline(always)]
     fn ln_1p(self) -> Self {
-        self.map(f32::ln_1p)
+        // SAFETY: AVX is available (module docs).
+        Self(unsafe { crate::avx_math::ln_1p(self.0) })
     }
 
     #[inline(always)]

@@ -20,6 +20,8 @@
 #[cfg(target_arch = "x86_64")]
 mod avx;
 #[cfg(target_arch = "x86_64")]
+mod avx_math;
+#[cfg(target_arch = "x86_64")]
 mod bf16_lanes;
 pub mod buffer;
 #[cfg(feature = "wgpu")]
@@ -31,6 +33,7 @@ mod lanes;
 mod num;
 mod options;
 pub mod paths;
+pub mod pointwise;
 mod scalar;
 mod tensor;
 pub mod trace;

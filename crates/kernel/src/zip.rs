@@ -238,7 +238,7 @@ unsafe fn chunk_avx<const N: usize, R: LaneRule<N>>(
 }
 
 /// Lanes [`sweep`] can load and store.
-trait Vector: Num + Copy {
+pub(crate) trait Vector: Num + Copy {
     const WIDTH: usize;
     /// Loads `WIDTH` elements; `x.len() == WIDTH`.
     fn load(x: &[f32]) -> Self;

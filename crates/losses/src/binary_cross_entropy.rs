@@ -2,7 +2,8 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use descent_kernel::{Num, f32x8};
+use descent_kernel::Num;
+use descent_kernel::pointwise::PointRule;
 
 use crate::LossSettings;
 use crate::fused::{self, logistic::logistic};
@@ -224,7 +225,7 @@ impl BinaryCrossEntropyWithLogitsLoss {
     }
 }
 
-/// [`bce_with_logits`] on eight lanes for the fused CPU path, with one `weight` and one
+/// [`bce_with_logits`] on the fused CPU path's lanes, with one `weight` and one
 /// `pos_weight` for all elements.
 struct BceLogitsKernel {
     weight: Option<f32>,
@@ -233,13 +234,13 @@ struct BceLogitsKernel {
 
 impl fused::Pointwise for BceLogitsKernel {
     const UNIT_TARGET: bool = true;
+}
 
+impl PointRule for BceLogitsKernel {
     #[inline(always)]
-    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
-        let (w, p) = (
-            self.weight.map(f32x8::splat),
-            self.pos_weight.map(f32x8::splat),
-        );
+    fn eval<T: Num + Copy>(&self, x: T, y: T) -> (T, T) {
+        let splat = |v: f32| x.zeros_like().shift(v);
+        let (w, p) = (self.weight.map(splat), self.pos_weight.map(splat));
         bce_with_logits(x, y, w, p)
     }
 }

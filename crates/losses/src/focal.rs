@@ -2,7 +2,8 @@
 
 use burn::config::Config;
 use burn::tensor::{Int, Tensor};
-use descent_kernel::{Num, f32x8};
+use descent_kernel::Num;
+use descent_kernel::pointwise::PointRule;
 
 use crate::LossSettings;
 use crate::class_dim::{check_int_target, flat_int, rows, unflatten};
@@ -161,7 +162,7 @@ impl SigmoidFocalLoss {
     }
 }
 
-/// [`sigmoid_focal`] on eight lanes, for the fused CPU path.
+/// [`sigmoid_focal`] on the fused CPU path's lanes.
 struct FocalKernel {
     alpha: f32,
     gamma: f32,
@@ -169,9 +170,11 @@ struct FocalKernel {
 
 impl fused::Pointwise for FocalKernel {
     const UNIT_TARGET: bool = true;
+}
 
+impl PointRule for FocalKernel {
     #[inline(always)]
-    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
+    fn eval<T: Num + Copy>(&self, x: T, y: T) -> (T, T) {
         sigmoid_focal(x, y, self.alpha, self.gamma)
     }
 }

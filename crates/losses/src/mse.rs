@@ -2,7 +2,8 @@
 
 use burn::config::Config;
 use burn::tensor::Tensor;
-use descent_kernel::{Num, f32x8};
+use descent_kernel::Num;
+use descent_kernel::pointwise::PointRule;
 
 use crate::pair::pair_loss;
 use crate::settings::loss_config;
@@ -73,14 +74,16 @@ impl MseLoss {
     }
 }
 
-/// [`mse`] on eight lanes, for the fused CPU path.
+/// [`mse`] on the fused CPU path's lanes.
 struct MseKernel;
 
 impl fused::Pointwise for MseKernel {
     const UNIT_TARGET: bool = false;
+}
 
+impl PointRule for MseKernel {
     #[inline(always)]
-    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
+    fn eval<T: Num + Copy>(&self, x: T, y: T) -> (T, T) {
         mse(x, y)
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! - Fused (flex, ndarray, `f32`, `mean`/`sum`, a target without gradient): one parallel SIMD
 //!   pass over the input and target computes the reduced loss, `∂L/∂x` and the input checks,
-//!   the formula instantiated for eight lanes.
+//!   the formula instantiated for eight AVX lanes, or four SSE lanes without AVX
+//!   ([`descent_kernel::pointwise`]).
 //! - Generic (every device, every reduction): the same formula instantiated for tensors.
 //!
 //! Both hand `∂L/∂x` to Burn's autodiff graph through one custom operation
@@ -20,16 +21,14 @@ pub(crate) mod rows;
 
 use burn::tensor::{Tensor, TensorData};
 use descent_kernel::paths::{self, Path};
+use descent_kernel::pointwise::{self, PointRule, Seen};
 use rayon::prelude::*;
-use wide::f32x8;
 
 use crate::reduction::{nonempty, reduce};
 use crate::{LossResult, Reduction};
 
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 14;
-/// Vectors summed in `f32` before the partial sum is added in `f64`.
-const BLOCK: usize = 64;
 
 /// The scale of the reduced loss: `1/n` for `mean`, 1 for `sum`, `None` for the others.
 pub(crate) fn scale(reduction: Reduction, n: usize) -> Option<f64> {
@@ -40,96 +39,11 @@ pub(crate) fn scale(reduction: Reduction, n: usize) -> Option<f64> {
     }
 }
 
-/// A per-element loss `ℓ(x, y)` with its derivative in `x`, eight lanes at a time: the fused
-/// path's instantiation of the loss's formula.
-pub(crate) trait Pointwise: Sync {
+/// A per-element loss of the fused path: its formula ([`PointRule`], on the lanes of
+/// [`descent_kernel::pointwise`]) and which inputs it checks.
+pub(crate) trait Pointwise: PointRule {
     /// Whether the target must lie in [0, 1] (a checked input).
     const UNIT_TARGET: bool;
-    /// `(ℓ, ∂ℓ/∂x)` for each lane.
-    fn eval(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8);
-}
-
-/// What one pass saw: the loss sum and the input checks.
-struct Seen {
-    loss: f64,
-    /// NaN when an input or target element was not finite.
-    nonfinite: f32,
-    lo: f32,
-    hi: f32,
-}
-
-impl Seen {
-    fn none() -> Self {
-        Self {
-            loss: 0.0,
-            nonfinite: 0.0,
-            lo: f32::INFINITY,
-            hi: f32::NEG_INFINITY,
-        }
-    }
-
-    fn merge(a: Self, b: Self) -> Self {
-        Self {
-            loss: a.loss + b.loss,
-            nonfinite: a.nonfinite + b.nonfinite,
-            lo: a.lo.min(b.lo),
-            hi: a.hi.max(b.hi),
-        }
-    }
-}
-
-fn load(s: &[f32]) -> f32x8 {
-    f32x8::from(<[f32; 8]>::try_from(s).expect("eight lanes"))
-}
-
-/// One chunk: the loss, the scaled gradient (when `g` is given) and the checks.
-fn chunk<K: Pointwise>(k: &K, x: &[f32], y: &[f32], mut g: Option<&mut [f32]>, s: f32) -> Seen {
-    let zero = f32x8::ZERO;
-    let mut loss = 0.0f64;
-    let (mut nonfinite, mut lo, mut hi) = (
-        zero,
-        f32x8::splat(f32::INFINITY),
-        f32x8::splat(f32::NEG_INFINITY),
-    );
-    let full = x.len() / 8 * 8;
-    let sv = f32x8::splat(s);
-    let mut start = 0;
-    while start < full {
-        let end = (start + 8 * BLOCK).min(full);
-        let mut l_acc = zero;
-        for i in (start..end).step_by(8) {
-            let (xv, yv) = (load(&x[i..i + 8]), load(&y[i..i + 8]));
-            let (l, d) = k.eval(xv, yv);
-            l_acc += l;
-            nonfinite += xv * zero + yv * zero;
-            lo = lo.fast_min(yv);
-            hi = hi.fast_max(yv);
-            if let Some(g) = g.as_deref_mut() {
-                g[i..i + 8].copy_from_slice(&(d * sv).to_array());
-            }
-        }
-        loss += l_acc.to_array().iter().map(|&v| v as f64).sum::<f64>();
-        start = end;
-    }
-    let mut seen = Seen {
-        loss,
-        nonfinite: nonfinite.reduce_add(),
-        lo: lo.to_array().into_iter().fold(f32::INFINITY, f32::min),
-        hi: hi.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max),
-    };
-    // The last few elements, one lane each (padding lanes are never read).
-    for i in full..x.len() {
-        let (l, d) = k.eval(f32x8::splat(x[i]), f32x8::splat(y[i]));
-        let (l, d) = (l.to_array()[0], d.to_array()[0] * s);
-        seen.loss += l as f64;
-        seen.nonfinite += x[i] * 0.0 + y[i] * 0.0;
-        seen.lo = seen.lo.min(y[i]);
-        seen.hi = seen.hi.max(y[i]);
-        if let Some(g) = g.as_deref_mut() {
-            g[i] = d;
-        }
-    }
-    seen
 }
 
 /// Runs `work` over the parallel `items`, each with its `size`-long chunk of the gradient
@@ -196,7 +110,7 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
         x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)),
         g.as_mut().map(descent_kernel::buffer::slice_mut),
         CHUNK,
-        |(x, y), g| chunk(kernel, x, y, g, s),
+        |(x, y), g| pointwise::sweep(kernel, x, y, g, s),
         Seen::none,
         Seen::merge,
     );
