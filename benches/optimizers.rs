@@ -5,7 +5,8 @@
 //! criterion group `step/<optimizer>/<device>/<size>`.
 //!
 //! `cargo bench --bench optimizers` then `cargo run --release --example bench_report`.
-//! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run;
+//! `DESCENT_BENCH_SIZES=10k,1M` and `DESCENT_BENCH_OPTIMIZERS=adam,sgd` narrow the run
+//! (`100M` is there too, for GPUs, not run by default);
 //! `DESCENT_BENCH_HALF=1` adds `descent_bf16` (bf16 parameters and gradients, f32 state) and
 //! `descent_bf16_state` (the state in bf16 too); `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
 //! eight AVX lanes (`descent_kernel::zip::set_simd`). Off the CPU devices `descent_unchecked`
@@ -36,10 +37,12 @@ struct Params {
 }
 
 /// `(name, weight shape, bias length, block shape)` adding up to the size.
-const SIZES: [(&str, [usize; 2], usize, [usize; 2]); 3] = [
+const SIZES: [(&str, [usize; 2], usize, [usize; 2]); 4] = [
     ("10k", [96, 96], 96, [8, 86]),
     ("1M", [1024, 768], 768, [200, 1064]),
     ("10M", [4096, 2048], 2048, [1024, 1570]),
+    // Only when asked (`DESCENT_BENCH_SIZES=100M`): for GPUs (benches/scripts/gpu.sh).
+    ("100M", [8192, 8192], 8192, [16384, 2004]),
 ];
 
 /// Gradients for `p` (cheap to rebuild: the tensors are shared).
