@@ -213,32 +213,21 @@ fn ln_1p<F: Float, N: Size>(a: Vector<F, N>) -> Vector<F, N> {
     Vector::log1p(a)
 }
 
-#[cube]
-fn select_ge<F: Float, N: Size>(
-    a: Vector<F, N>,
-    k: InputScalar,
-    yes: Vector<F, N>,
-    no: Vector<F, N>,
-) -> Vector<F, N> {
-    select_many(a.greater_equal(&constant::<F, N>(k)), yes, no)
+/// `yes` where `a` compares with `k` as `$cmp` says, `no` elsewhere.
+macro_rules! select {
+    ($name:ident, $cmp:ident) => {
+        #[cube]
+        fn $name<F: Float, N: Size>(
+            a: Vector<F, N>,
+            k: InputScalar,
+            yes: Vector<F, N>,
+            no: Vector<F, N>,
+        ) -> Vector<F, N> {
+            select_many(a.$cmp(&constant::<F, N>(k)), yes, no)
+        }
+    };
 }
 
-#[cube]
-fn select_gt<F: Float, N: Size>(
-    a: Vector<F, N>,
-    k: InputScalar,
-    yes: Vector<F, N>,
-    no: Vector<F, N>,
-) -> Vector<F, N> {
-    select_many(a.greater_than(&constant::<F, N>(k)), yes, no)
-}
-
-#[cube]
-fn select_eq<F: Float, N: Size>(
-    a: Vector<F, N>,
-    k: InputScalar,
-    yes: Vector<F, N>,
-    no: Vector<F, N>,
-) -> Vector<F, N> {
-    select_many(a.equal(&constant::<F, N>(k)), yes, no)
-}
+select!(select_ge, greater_equal);
+select!(select_gt, greater_than);
+select!(select_eq, equal);
