@@ -1,5 +1,6 @@
 //! Save an optimizer and its schedule mid-training, load them into fresh ones, continue: the
-//! parameters must be exactly those of an uninterrupted run.
+//! parameters must be exactly those of an uninterrupted run (on every device for the
+//! element-wise optimizers).
 
 use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::ModuleOptimizer;
@@ -63,11 +64,23 @@ fn schedule() -> Box<dyn LrScheduler> {
     ))
 }
 
+/// On every device: flex, ndarray where built, and wgpu where it runs (there the element-wise
+/// optimizers step through descent's CubeCL kernel, in place, and the states go through bytes
+/// from its outputs).
 #[test]
 fn optimizer_and_schedule_resume_exactly() {
-    let device = device();
+    for device in crate::devices::every_device() {
+        resume_exactly(&device.autodiff());
+    }
+}
+
+fn resume_exactly(device: &burn::tensor::Device) {
+    let device = device.clone();
     let (x, y) = data(&device);
     for (name, make) in optimizers() {
+        if name.contains("bf16") && !device.supports_dtype(DType::BF16) {
+            continue; // ndarray has no bf16
+        }
         let (total, cut) = (8, 3);
         // Uninterrupted.
         let mut net = Net::new(&device);
@@ -96,11 +109,15 @@ fn optimizer_and_schedule_resume_exactly() {
             let grads = mse_grads(&net, x.clone(), y.clone());
             net = optim.step(sched.step(), net, grads);
         }
-        assert_eq!(net.values(), expected, "{name}: resumed run differs");
+        assert_eq!(
+            net.values(),
+            expected,
+            "{name} {device:?}: resumed run differs"
+        );
         assert_ne!(
             Net::new(&device).values(),
             expected,
-            "{name}: nothing was trained"
+            "{name} {device:?}: nothing was trained"
         );
     }
 }
