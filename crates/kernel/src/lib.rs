@@ -3,10 +3,15 @@
 //! What every update rule and fused loss of descent is written in, and where it runs:
 //!
 //! - [`Num`]: the arithmetic a rule is written in once, instantiated for `f32` lanes (the
-//!   fused CPU path: four for the optimizers' loop, eight for the losses) and for whole [`Tensor`](burn::tensor::Tensor)s (the generic path,
-//!   every device);
+//!   fused CPU path: eight AVX lanes, or four SSE lanes without AVX), for whole
+//!   [`Tensor`](burn::tensor::Tensor)s (the generic path, every device) and for
+//!   [`trace::Traced`] values (the GPU kernel);
 //! - [`buffer`]: the buffers behind Burn tensors on the CPU devices (`flex`, `ndarray`);
 //! - [`zip`]: the fused path's loop, a rule over a parameter's buffers in parallel chunks;
+//! - [`pointwise`]: the element-wise losses' fused pass (loss sum, gradient and checks);
+//! - [`trace`]: a rule recorded once on the host as a program and its constants, and `cube`
+//!   (feature `wgpu`): that program as one CubeCL kernel per optimizer update on every CubeCL
+//!   device, through Burn's backend extension and fusion stream;
 //! - [`grad`]: a value carrying a gradient computed with it, as an autodiff operation on every
 //!   device (Burn's backend extension);
 //! - [`Kernel`]: the per-instance choice of path, [`half`] (half precision computed in `f32`),
