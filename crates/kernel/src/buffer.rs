@@ -4,7 +4,7 @@
 //! one loop over these buffers instead of a chain of tensor operations, each a pass over
 //! memory with a fresh allocation. Other devices (wgpu) keep the generic tensor path.
 //!
-//! A [`Buffer`] is reached with [`buffer`], read with [`slice`], written with [`slice_mut`]
+//! A [`Buffer`] is reached with [`buffer`], read with [`slice()`], written with [`slice_mut`]
 //! and turned back into a tensor with [`tensor`]. Only `f32` tensors are handled.
 
 use burn::tensor::{DType, Device, Tensor};

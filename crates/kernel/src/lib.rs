@@ -14,7 +14,7 @@
 //!   device, through Burn's backend extension and fusion stream;
 //! - [`grad`]: a value carrying a gradient computed with it, as an autodiff operation on every
 //!   device (Burn's backend extension);
-//! - [`Kernel`]: the per-instance choice of path, [`half`] (half precision computed in `f32`),
+//! - [`Kernel`]: the per-instance choice of path, [`half()`] (half precision computed in `f32`),
 //!   and [`paths`], counters of which path ran;
 //! - [`Options`]: keyword arguments by name, read by the registries.
 

@@ -3,8 +3,8 @@
 //!
 //! The lanes are chosen at run time: eight in one AVX register where the processor has AVX
 //! (x86-64), four in one SSE register otherwise (`wide`'s `f32x4`, which is also what other
-//! architectures run). Both give the same bits (see [`crate::avx`]); `DESCENT_SIMD=sse` forces
-//! the four lanes, for comparisons.
+//! architectures run). Both give the same bits (see the crate's `avx` module);
+//! `DESCENT_SIMD=sse` forces the four lanes, for comparisons.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
