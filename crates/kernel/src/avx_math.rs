@@ -22,8 +22,9 @@
 use core::arch::x86_64::{
     __m256, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
     _MM_FROUND_TO_NEG_INF, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps, _mm256_castps_si256,
-    _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtepi32_ps, _mm256_cvtps_epi32, _mm256_max_ps,
-    _mm256_min_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_round_ps, _mm256_set1_ps, _mm256_sub_ps,
+    _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtepi32_ps, _mm256_cvtps_epi32, _mm256_div_ps,
+    _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_round_ps, _mm256_set1_ps,
+    _mm256_sub_ps,
 };
 
 #[inline(always)]
@@ -156,10 +157,7 @@ pub(crate) unsafe fn ln_1p(x: __m256) -> __m256 {
         let one = k(1.0);
         let u = _mm256_add_ps(x, one);
         let ln_u = ln(u);
-        let corrected = _mm256_mul_ps(
-            x,
-            core::arch::x86_64::_mm256_div_ps(ln_u, _mm256_sub_ps(u, one)),
-        );
+        let corrected = _mm256_mul_ps(x, _mm256_div_ps(ln_u, _mm256_sub_ps(u, one)));
         let out = _mm256_blendv_ps(corrected, x, _mm256_cmp_ps::<_CMP_EQ_OQ>(u, one));
         _mm256_blendv_ps(out, ln_u, _mm256_cmp_ps::<_CMP_EQ_OQ>(u, k(f32::INFINITY)))
     }

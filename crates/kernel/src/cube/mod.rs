@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! rule.apply on Traced ─> (Program, constants)
-//!   ─> Dispatch::run_program (backend extension, Cube devices)
+//!   ─> Dispatch::step_0 … step_4 (backend extension, Cube devices; one per slot count)
 //!   ─> Fusion<CubeBackend>: a custom operation in the fusion stream (ordered with the ops around it)
-//!   ─> CubeBackend: one launch of `program::run_program`, one read of each input and one write
-//!      of each output per element, vectorised 4 wide where the length allows
+//!   ─> CubeBackend: one launch of `program::step_N`, one read of each input and one write of
+//!      each output per element (in place where nothing else holds the buffer), vectorised 4
+//!      wide where the length allows
 //! ```
 //!
 //! An optimizer's step on a tensor is thus one kernel instead of the chain of tensor
@@ -209,9 +210,11 @@ fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<Cub
     for j in 0..program.outputs.len() {
         let k = if j == 0 { 0 } else { j + 1 };
         let input = &inputs[k];
-        if input.can_mut() && input.is_contiguous() {
+        // (Contiguous already: `into_contiguous` above.)
+        if input.can_mut() {
             out_args.push(input.as_tensor_alias(k));
             outputs.push(input.clone());
+            IN_PLACE.fetch_add(1, Ordering::Relaxed);
         } else {
             let t = empty_device_contiguous_dtype(
                 client.clone(),
@@ -223,23 +226,16 @@ fn launch(program: &Program, consts: &[f32], inputs: Vec<CubeTensor>) -> Vec<Cub
             outputs.push(t);
         }
     }
-    let aliased = out_args
-        .iter()
-        .filter(|a| matches!(a, TensorArg::Alias { .. }))
-        .count();
-    IN_PLACE.fetch_add(aliased as u64, Ordering::Relaxed);
     let vector = if elements.is_multiple_of(4) { 4 } else { 1 };
     let units = elements / vector;
     let cube_dim = CubeDim::new_1d(CUBE_DIM);
     let cube_count: CubeCount = calculate_cube_count_elemwise(&client, units, cube_dim);
     let args = |t: &CubeTensor| t.clone().into_tensor_arg();
-    let consts: SequenceArg<InputScalar> = consts
-        .iter()
-        .map(|&k| InputScalar::new(k, ElemType::Float(FloatKind::F32)))
-        .collect();
+    let dtype = ElemType::Float(FloatKind::F32);
+    let consts: SequenceArg<InputScalar> =
+        consts.iter().map(|&k| InputScalar::new(k, dtype)).collect();
     let i = &inputs;
     let mut o = out_args.into_iter();
-    let dtype = ElemType::Float(FloatKind::F32);
     let program = program.clone();
     macro_rules! go {
         ($kernel:ident; $($s:literal),*) => {
