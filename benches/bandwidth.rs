@@ -12,6 +12,10 @@
 //!   arithmetic beyond one add per stream (`θ += g`, `m += g`, `v += g`): Adam's traffic,
 //!   4 reads and 3 in-place writes, 28 bytes per element, through the same loop, lanes and
 //!   chunking as the optimizers. Adam's step cannot be faster than this.
+//! - `passes/empty/{team,rayon}`: one parallel pass of two empty tasks from the main thread,
+//!   on descent's team (`descent_kernel::team`) and on rayon's pool: what each pass of a step
+//!   costs before any work (an optimizer step through `ModuleOptimizer` is one pass per
+//!   parameter tensor).
 //!
 //! `cargo bench --bench bandwidth` (`DESCENT_BENCH_SIZES=1M,10M,100M`, default `1M,10M`).
 //! Criterion prints each as bytes per second (`thrpt`).
@@ -23,6 +27,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use descent::kernel::Num;
+use descent::kernel::team;
 use descent::kernel::zip::{self, CHUNK, LaneRule};
 use env::list;
 use rayon::prelude::*;
@@ -138,6 +143,24 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+    let mut group = c.benchmark_group("passes");
+    group
+        .sample_size(50)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("empty/team", |bench| {
+        bench.iter(|| team::all(vec![(), ()], |()| true))
+    });
+    group.bench_function("empty/rayon", |bench| {
+        bench.iter(|| {
+            vec![(), ()]
+                .into_par_iter()
+                .map(|()| true)
+                .reduce(|| true, |a, b| a && b)
+        })
+    });
+    group.finish();
+    assert!(team::passes()[0] > 0, "the team ran no pass");
 }
 
 criterion_group!(benches, bench);

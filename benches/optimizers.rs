@@ -9,7 +9,8 @@
 //! (`100M` is there too, for GPUs, not run by default);
 //! `DESCENT_BENCH_HALF=1` adds `descent_bf16` (bf16 parameters and gradients, f32 state) and
 //! `descent_bf16_state` (the state in bf16 too); `DESCENT_BENCH_SIMD_AB=1` adds `descent_sse`, the fused step on four SSE lanes instead of
-//! eight AVX lanes (`descent_kernel::zip::set_simd`). Off the CPU devices `descent_unchecked`
+//! eight AVX lanes (`descent_kernel::zip::set_simd`); `DESCENT_BENCH_TEAM_AB=1` adds
+//! `descent_rayon`, its parallel passes on rayon's pool instead of descent's team. Off the CPU devices `descent_unchecked`
 //! (no finite check) and `descent_generic` (the rule as tensor operations, fused by Burn,
 //! instead of descent's CubeCL kernel) run too.
 //! Muon (`step/muon/...`) is timed on the size's two matrices only. L-BFGS (`step/lbfgs/...`) is timed as one `step` from fresh parameters on a smooth convex
@@ -230,6 +231,16 @@ fn bench(c: &mut Criterion) {
                     descent::kernel::zip::set_simd(descent::kernel::zip::Simd::Sse);
                     run("descent_sse", &ours(registered, options.clone(), settings));
                     descent::kernel::zip::set_simd(simd);
+                }
+                if std::env::var("DESCENT_BENCH_TEAM_AB").is_ok() {
+                    // The same step with its parallel passes on rayon's pool instead of
+                    // descent's team (`descent_kernel::team`).
+                    descent::kernel::team::set_enabled(false);
+                    run(
+                        "descent_rayon",
+                        &ours(registered, options.clone(), settings),
+                    );
+                    descent::kernel::team::set_enabled(true);
                 }
                 if !matches!(device_name.as_str(), "flex" | "ndarray") {
                     // Off the CPU devices the finite check is a sampled reduction and a

@@ -481,3 +481,59 @@ fn module_steps_on_wgpu_run_the_kernel_with_the_generic_paths_numbers() {
         assert_ne!(kernel, Net::new(&device).values(), "nothing moved");
     }
 }
+
+/// The fused step's parallel passes run on descent's team (the caller and helpers that stay
+/// awake between passes) or, with the team switched off, on rayon's pool: the same bits, on
+/// every CPU device, and the pass counters prove each run took its way.
+#[test]
+fn the_team_and_rayons_pool_give_the_same_steps() {
+    use descent::kernel::team;
+    // Eight tasks of the fused loop per update: a parallel pass each.
+    let n = 8 * descent::kernel::zip::CHUNK - 5;
+    let run = |device: &Device| {
+        let optim = AdamWConfig::new().with_weight_decay(0.1).build();
+        let mut theta = Tensor::<1>::from_data(TensorData::new(data(3, n), [n]), device);
+        let mut state = None;
+        for s in 0..4 {
+            let g = Tensor::<1>::from_data(TensorData::new(data(s + 11, n), [n]), device);
+            let (t, st) = optim.step(0.01, theta, g, state.take());
+            theta = t;
+            state = st;
+        }
+        theta.into_data().iter::<f32>().collect::<Vec<f32>>()
+    };
+    for device in descent::device::cpu_devices() {
+        // Another test's pass can hold the team for a moment (this one then runs on rayon's
+        // pool, with the same numbers): repeat until one ran on the team.
+        let before = team::passes();
+        let mut on_team = run(&device);
+        for _ in 0..20 {
+            if team::passes()[0] > before[0] {
+                break;
+            }
+            on_team = run(&device);
+        }
+        assert!(
+            team::passes()[0] > before[0],
+            "{device:?}: no pass ran on the team"
+        );
+        team::set_enabled(false);
+        let before = team::passes();
+        let on_rayon = run(&device);
+        let after = team::passes();
+        team::set_enabled(true);
+        assert_eq!(
+            [after[0] - before[0], after[1] - before[1]],
+            [0, 4],
+            "{device:?}: with the team off, every pass on rayon's pool"
+        );
+        for (i, (a, b)) in on_team.iter().zip(&on_rayon).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{device:?}[{i}]: team {a}, rayon {b}"
+            );
+        }
+        assert_ne!(on_team, data(3, n), "{device:?}: nothing moved");
+    }
+}

@@ -21,8 +21,8 @@ use core::arch::x86_64::{
     _mm256_set1_epi32, _mm256_slli_epi32, _mm256_srli_epi32,
 };
 
+use crate::team;
 use half::bf16;
-use rayon::prelude::*;
 
 use crate::avx::F32x8;
 use crate::floats::{Floats, FloatsMut, blocks};
@@ -112,11 +112,8 @@ pub(crate) unsafe fn update<S: Lanes8, const N: usize, R: LaneRule<N>>(
     s: [&mut [S]; N],
     rule: R,
 ) -> bool {
-    tasks(p, g, s)
-        .into_par_iter()
-        // SAFETY: the caller's contract.
-        .map(|(p, g, s)| unsafe { sweep(p, g, s, rule) })
-        .reduce(|| true, |a, b| a && b)
+    // SAFETY: the caller's contract.
+    team::all(tasks(p, g, s), |(p, g, s)| unsafe { sweep(p, g, s, rule) })
 }
 
 /// One task: eight elements at a time in registers, the tail (fewer than eight) by the block

@@ -12,9 +12,9 @@
 //! gives, so the fused and the tensor path give the same bits, and memory moves at the buffers'
 //! own width (a bf16 parameter and gradient: 2 bytes each).
 
+use crate::team;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
-use rayon::prelude::*;
 
 use crate::zip::{LaneRule, Simd, Split, simd, tasks, update_on};
 
@@ -267,10 +267,7 @@ pub fn update_floats<const N: usize, R: LaneRule<N>>(
         // SAFETY: the processor has AVX2 (checked above).
         return unsafe { crate::bf16_lanes::update(p16, g16, s32, rule) };
     }
-    tasks(p, g, s)
-        .into_par_iter()
-        .map(|(p, g, s)| blocks(simd, p, g, s, rule))
-        .reduce(|| true, |a, b| a && b)
+    team::all(tasks(p, g, s), |(p, g, s)| blocks(simd, p, g, s, rule))
 }
 
 /// One task's elements, a block at a time. `f32` buffers are used in place; the others are

@@ -7,7 +7,8 @@
 //!   [`Tensor`](burn::tensor::Tensor)s (the generic path, every device) and for
 //!   [`trace::Traced`] values (the GPU kernel);
 //! - [`buffer`]: the buffers behind Burn tensors on the CPU devices (`flex`, `ndarray`);
-//! - [`zip`]: the fused path's loop, a rule over a parameter's buffers in parallel chunks;
+//! - [`zip`]: the fused path's loop, a rule over a parameter's buffers in parallel chunks, run
+//!   on the [`team`] (the caller and helpers that stay awake between the passes of a step);
 //! - [`pointwise`]: the element-wise losses' fused pass (loss sum, gradient and checks);
 //! - [`trace`]: a rule recorded once on the host as a program and its constants, and `cube`
 //!   (feature `wgpu`): that program as one CubeCL kernel per optimizer update on every CubeCL
@@ -40,6 +41,7 @@ mod options;
 pub mod paths;
 pub mod pointwise;
 mod scalar;
+pub mod team;
 mod tensor;
 pub mod trace;
 pub mod zip;

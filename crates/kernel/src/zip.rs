@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use rayon::prelude::*;
+use crate::team;
 use wide::f32x4;
 
 use crate::num::Num;
@@ -119,10 +119,7 @@ pub fn update_on<const N: usize, R: LaneRule<N>>(
         check_lengths(&p, &g, &s);
         return chunk(simd, p, g, s, rule);
     }
-    tasks(p, g, s)
-        .into_par_iter()
-        .map(|(p, g, s)| chunk(simd, p, g, s, rule))
-        .reduce(|| true, |a, b| a && b)
+    team::all(tasks(p, g, s), |(p, g, s)| chunk(simd, p, g, s, rule))
 }
 
 /// A buffer the fused loop can cut into parallel tasks.

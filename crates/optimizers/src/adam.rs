@@ -158,7 +158,7 @@ impl Moments {
             decay,
             beta_1: Ema::new(self.beta_1),
             beta_2: Ema::new(self.beta_2),
-            bias_2_sqrt: bias_correction(self.beta_2, t).sqrt() as f32,
+            inv_bias_2_sqrt: (1.0 / bias_correction(self.beta_2, t).sqrt()) as f32,
             step_size: (lr / bias_correction(self.beta_1, t)) as f32,
             eps: self.eps as f32,
             amsgrad: self.amsgrad,
@@ -195,7 +195,9 @@ pub(crate) struct AdamRule {
     decay: Decay,
     beta_1: Ema,
     beta_2: Ema,
-    bias_2_sqrt: f32,
+    /// `1 / √(1 − β₂ᵗ)`: multiplying by it, rather than dividing by its inverse as PyTorch
+    /// does, leaves one division per element (with the square root, what bounds the CPU loop).
+    inv_bias_2_sqrt: f32,
     step_size: f32,
     eps: f32,
     amsgrad: bool,
@@ -221,7 +223,7 @@ impl Rule for AdamRule {
             }
             None => v.clone(),
         };
-        let denom = second.sqrt().div_k(self.bias_2_sqrt).shift(self.eps);
+        let denom = second.sqrt().scale(self.inv_bias_2_sqrt).shift(self.eps);
         self.decay.of(p) - (m.clone() / denom).scale(self.step_size)
     }
 }

@@ -22,7 +22,7 @@ pub(crate) mod rows;
 use burn::tensor::{Tensor, TensorData};
 use descent_kernel::paths::{self, Path};
 use descent_kernel::pointwise::{self, PointRule, Seen};
-use rayon::prelude::*;
+use descent_kernel::team;
 
 use crate::reduction::{nonempty, reduce};
 use crate::{LossResult, Reduction};
@@ -46,27 +46,27 @@ pub(crate) trait Pointwise: PointRule {
     const UNIT_TARGET: bool;
 }
 
-/// Runs `work` over the parallel `items`, each with its `size`-long chunk of the gradient
-/// buffer `g` when there is one, and merges the results.
-pub(crate) fn with_grad<I, R>(
-    items: I,
+/// Runs `work` over the `items` in parallel (on descent's team, `descent_kernel::team`), each
+/// with its `size`-long chunk of the gradient buffer `g` when there is one, and merges the
+/// results in the items' order (the same sum whichever thread ran which item).
+pub(crate) fn with_grad<I: Send, R: Send>(
+    items: Vec<I>,
     g: Option<&mut [f32]>,
     size: usize,
-    work: impl Fn(I::Item, Option<&mut [f32]>) -> R + Sync + Send,
+    work: impl Fn(I, Option<&mut [f32]>) -> R + Sync,
     identity: fn() -> R,
     merge: fn(R, R) -> R,
-) -> R
-where
-    I: IndexedParallelIterator,
-    R: Send,
-{
-    match g {
+) -> R {
+    let tasks: Vec<(I, Option<&mut [f32]>)> = match g {
         Some(g) => items
-            .zip(g.par_chunks_mut(size))
-            .map(|(item, g)| work(item, Some(g)))
-            .reduce(identity, merge),
-        None => items.map(|item| work(item, None)).reduce(identity, merge),
-    }
+            .into_iter()
+            .zip(g.chunks_mut(size).map(Some))
+            .collect(),
+        None => items.into_iter().map(|item| (item, None)).collect(),
+    };
+    team::map(tasks, |(item, g)| work(item, g))
+        .into_iter()
+        .fold(identity(), merge)
 }
 
 /// Whether `input` (and `target`) can take a fused path: `f32` on flex or ndarray, the
@@ -107,7 +107,7 @@ pub(crate) fn pointwise<const D: usize, K: Pointwise>(
     let s = scale as f32;
     let mut g = tracked.then(|| descent_kernel::buffer::zeros(&xb));
     let seen = with_grad(
-        x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)),
+        x.chunks(CHUNK).zip(y.chunks(CHUNK)).collect(),
         g.as_mut().map(descent_kernel::buffer::slice_mut),
         CHUNK,
         |(x, y), g| pointwise::sweep(kernel, x, y, g, s),

@@ -5,7 +5,6 @@
 use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 use descent_kernel::Num;
 use descent_kernel::paths::{self, Path};
-use rayon::prelude::*;
 
 use super::expf::{avx2_fma, exp};
 use super::{attach, eligible, scale, with_grad};
@@ -98,7 +97,7 @@ pub(crate) fn cross_entropy<const D: usize, const DT: usize>(
         (loss, check)
     };
     let (loss, check) = with_grad(
-        x.par_chunks(ROWS * c).zip(classes.par_chunks(ROWS)),
+        x.chunks(ROWS * c).zip(classes.chunks(ROWS)).collect(),
         g.as_mut().map(descent_kernel::buffer::slice_mut),
         ROWS * c,
         work,
