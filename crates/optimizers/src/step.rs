@@ -58,6 +58,11 @@ pub struct StepSettings {
     pub state_dtype: Option<DType>,
 }
 
+/// Elements from which a parameter's new state buffers are placed apart from its own
+/// buffers modulo 4096 (`buffer::apart`; a page more memory each): below it the step is short
+/// and its buffers sit in the caches.
+const APART_FROM: usize = 1 << 16;
+
 /// The default sampling interval of the deferred finite check (see
 /// [`StepSettings::check_interval`]).
 pub const FINITE_CHECK_INTERVAL: u32 = 64;
@@ -188,8 +193,22 @@ impl Stepper {
         paths::record(Path::Fused);
         let mut pb = buffer::buffer(p);
         let gb = buffer::buffer(g);
-        let mut sb = initial(rule, slots, buffer::buffer, |v| {
-            buffer::filled_as(&pb, state_dtype, v)
+        // New state buffers of a large tensor start far, modulo 4096, from the parameter's,
+        // the gradient's and each other's (`buffer::apart`).
+        let large = buffer::slice_len(&pb) >= APART_FROM;
+        let missing = slots.iter().filter(|s| s.is_none()).count();
+        let mut places = if large {
+            let taken = [buffer::window_offset(&pb), buffer::window_offset(&gb)];
+            buffer::apart(&taken, missing).into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        let at: Vec<Option<usize>> = slots
+            .iter()
+            .map(|s| if s.is_none() { places.next() } else { None })
+            .collect();
+        let mut sb = initial(rule, slots, buffer::buffer, |i, v| {
+            buffer::filled_at(&pb, state_dtype, v, at[i])
         });
         let (ps, gs) = (buffer::floats_mut(&mut pb), buffer::floats(&gb));
         let finite = match sb.len() {
@@ -239,7 +258,7 @@ impl Stepper {
             rule,
             slots,
             |s| descent_kernel::as_dtype(s, dtype),
-            |v| match v {
+            |_, v| match v {
                 0.0 => p.zeros_like(),
                 v => p.zeros_like().add_scalar(v),
             },
@@ -413,11 +432,11 @@ fn initial<R: Rule, const D: usize, T>(
     rule: &R,
     slots: Vec<Option<Tensor<D>>>,
     have: impl Fn(Tensor<D>) -> T,
-    make: impl Fn(f32) -> T,
+    make: impl Fn(usize, f32) -> T,
 ) -> Vec<T> {
     let start = |(i, s): (usize, Option<Tensor<D>>)| match s {
         Some(s) => have(s),
-        None => make(rule.initial(i)),
+        None => make(i, rule.initial(i)),
     };
     slots.into_iter().enumerate().map(start).collect()
 }
