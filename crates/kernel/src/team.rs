@@ -9,7 +9,8 @@
 //! declined), so the passes run on this team instead, as PyTorch's run on OpenMP's: the caller
 //! takes tasks itself, and the helpers stay awake for [`SPIN`] after each pass before parking
 //! (spinning a few microseconds, then yielding the core between looks), so the next pass of
-//! the same step starts without a wake-up (an empty pass: about 0.1 µs).
+//! the same step starts without a wake-up (an empty pass of two tasks: 0.3–0.8 µs, against
+//! 19.8 µs on rayon's pool; `cargo bench --bench bandwidth -- passes`).
 //!
 //! Tasks are taken one at a time from a shared counter, so a helper that the machine delays
 //! takes fewer (work sharing, not a static split). The team has as many threads as rayon's
