@@ -190,7 +190,7 @@ mod tests {
     }
 
     fn avx() -> bool {
-        std::arch::is_x86_feature_detected!("avx")
+        crate::zip::avx_available()
     }
 
     #[test]

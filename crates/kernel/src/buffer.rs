@@ -287,18 +287,16 @@ pub fn apart(taken: &[usize], n: usize) -> Vec<usize> {
     for _ in 0..n {
         taken.sort_unstable();
         taken.dedup();
-        let at = match taken.len() {
-            0 => 0,
-            k => (0..k)
-                .map(|i| {
-                    let (a, b) = (taken[i], taken[(i + 1) % k]);
-                    let gap = (b + ALIAS_WINDOW - a - 1) % ALIAS_WINDOW + 1;
-                    (gap, (a + gap / 2) % ALIAS_WINDOW)
-                })
-                .max()
-                .map(|(_, middle)| middle)
-                .unwrap_or(0),
-        };
+        let k = taken.len();
+        // Each arc from one taken offset to the next (a lone offset: the whole window).
+        let at = (0..k)
+            .map(|i| {
+                let (a, b) = (taken[i], taken[(i + 1) % k]);
+                let gap = (b + ALIAS_WINDOW - a - 1) % ALIAS_WINDOW + 1;
+                (gap, (a + gap / 2) % ALIAS_WINDOW)
+            })
+            .max()
+            .map_or(0, |(_, middle)| middle);
         // Element addresses are multiples of 16 bytes on every allocation here.
         let at = at / 16 * 16;
         taken.push(at);

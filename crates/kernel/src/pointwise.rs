@@ -75,7 +75,7 @@ pub fn sweep_on<K: PointRule>(
         assert_eq!(g.len(), x.len(), "gradient length");
     }
     #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx && std::arch::is_x86_feature_detected!("avx") {
+    if simd == Simd::Avx && crate::zip::avx_available() {
         // SAFETY: the processor has AVX (checked just above).
         return unsafe { sweep_avx(rule, x, y, g, s) };
     }

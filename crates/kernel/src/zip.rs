@@ -72,7 +72,8 @@ pub fn set_simd(simd: Simd) {
 /// 0: not decided yet, 1: SSE, 2: AVX.
 static CHOICE: AtomicU8 = AtomicU8::new(0);
 
-fn avx_available() -> bool {
+/// Whether the processor has AVX (x86-64, detected at run time).
+pub(crate) fn avx_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx")

@@ -194,21 +194,17 @@ impl Stepper {
         let mut pb = buffer::buffer(p);
         let gb = buffer::buffer(g);
         // New state buffers of a large tensor start far, modulo 4096, from the parameter's,
-        // the gradient's and each other's (`buffer::apart`).
-        let large = buffer::slice_len(&pb) >= APART_FROM;
+        // the gradient's and each other's (`buffer::apart`); none is new after the first step.
         let missing = slots.iter().filter(|s| s.is_none()).count();
-        let mut places = if large {
+        let mut places = if missing > 0 && buffer::slice_len(&pb) >= APART_FROM {
             let taken = [buffer::window_offset(&pb), buffer::window_offset(&gb)];
-            buffer::apart(&taken, missing).into_iter()
+            buffer::apart(&taken, missing)
         } else {
-            Vec::new().into_iter()
-        };
-        let at: Vec<Option<usize>> = slots
-            .iter()
-            .map(|s| if s.is_none() { places.next() } else { None })
-            .collect();
-        let mut sb = initial(rule, slots, buffer::buffer, |i, v| {
-            buffer::filled_at(&pb, state_dtype, v, at[i])
+            Vec::new()
+        }
+        .into_iter();
+        let mut sb = initial(rule, slots, buffer::buffer, |v| {
+            buffer::filled_at(&pb, state_dtype, v, places.next())
         });
         let (ps, gs) = (buffer::floats_mut(&mut pb), buffer::floats(&gb));
         let finite = match sb.len() {
@@ -258,7 +254,7 @@ impl Stepper {
             rule,
             slots,
             |s| descent_kernel::as_dtype(s, dtype),
-            |_, v| match v {
+            |v| match v {
                 0.0 => p.zeros_like(),
                 v => p.zeros_like().add_scalar(v),
             },
@@ -432,11 +428,11 @@ fn initial<R: Rule, const D: usize, T>(
     rule: &R,
     slots: Vec<Option<Tensor<D>>>,
     have: impl Fn(Tensor<D>) -> T,
-    make: impl Fn(usize, f32) -> T,
+    mut make: impl FnMut(f32) -> T,
 ) -> Vec<T> {
     let start = |(i, s): (usize, Option<Tensor<D>>)| match s {
         Some(s) => have(s),
-        None => make(i, rule.initial(i)),
+        None => make(rule.initial(i)),
     };
     slots.into_iter().enumerate().map(start).collect()
 }
