@@ -482,15 +482,15 @@ fn module_steps_on_wgpu_run_the_kernel_with_the_generic_paths_numbers() {
     }
 }
 
-/// The fused step's parallel passes run on descent's team (the caller and helpers that stay
-/// awake between passes) or, with the team switched off, on rayon's pool: the same bits, on
-/// every CPU device, and the pass counters prove each run took its way.
+/// The fused CPU passes run on descent's team (the caller and helpers that stay awake between
+/// passes) or, with the team switched off, on rayon's pool: the same bits, for the element-wise
+/// step (AdamW), Adafactor's factored passes on every CPU device, and L-BFGS's host vector
+/// passes; the pass counters prove each run took its way. (One test: the switch is global.)
 #[test]
 fn the_team_and_rayons_pool_give_the_same_steps() {
-    use descent::kernel::team;
     // Eight tasks of the fused loop per update: a parallel pass each.
     let n = 8 * descent::kernel::zip::CHUNK - 5;
-    let run = |device: &Device| {
+    let adamw = |device: &Device| {
         let optim = AdamWConfig::new().with_weight_decay(0.1).build();
         let mut theta = Tensor::<1>::from_data(TensorData::new(data(3, n), [n]), device);
         let mut state = None;
@@ -500,99 +500,140 @@ fn the_team_and_rayons_pool_give_the_same_steps() {
             theta = t;
             state = st;
         }
-        theta.into_data().iter::<f32>().collect::<Vec<f32>>()
+        bits(theta.into_data().iter::<f32>())
     };
     for device in descent::device::cpu_devices() {
-        // Another test's pass can hold the team for a moment (this one then runs on rayon's
-        // pool, with the same numbers): repeat until one ran on the team.
-        let before = team::passes();
-        let mut on_team = run(&device);
-        for _ in 0..20 {
-            if team::passes()[0] > before[0] {
-                break;
-            }
-            on_team = run(&device);
-        }
-        assert!(
-            team::passes()[0] > before[0],
-            "{device:?}: no pass ran on the team"
-        );
-        team::set_enabled(false);
-        let before = team::passes();
-        let on_rayon = run(&device);
-        let after = team::passes();
-        team::set_enabled(true);
-        assert_eq!(
-            [after[0] - before[0], after[1] - before[1]],
-            [0, 4],
-            "{device:?}: with the team off, every pass on rayon's pool"
-        );
-        for (i, (a, b)) in on_team.iter().zip(&on_rayon).enumerate() {
-            assert_eq!(
-                a.to_bits(),
-                b.to_bits(),
-                "{device:?}[{i}]: team {a}, rayon {b}"
-            );
-        }
-        assert_ne!(on_team, data(3, n), "{device:?}: nothing moved");
+        let what = format!("{device:?}, AdamW");
+        // Four updates, one pass each.
+        let passes = same_on_team_and_rayon(&what, || adamw(&device));
+        assert_eq!(passes, 4, "{what}: passes on rayon's pool");
+        // Three passes per update, over row blocks of the 700 × 300 matrix.
+        let what = format!("{device:?}, Adafactor");
+        let passes = same_on_team_and_rayon(&what, || {
+            let (theta, served) = adafactor_run(Kernel::Auto, [700, 300], &device, 3);
+            assert_eq!(served[0], 3, "{what}: the fused passes ran");
+            bits(theta)
+        });
+        assert_eq!(passes, 9, "{what}: passes on rayon's pool");
     }
+    // L-BFGS on a 100k-dimensional quadratic: dozens of host vector passes per iteration.
+    let m = 100_000;
+    let passes = same_on_team_and_rayon("L-BFGS", || {
+        let mut lbfgs = LbfgsConfig::new().with_max_iter(5).init();
+        let mut x: Vec<f64> = (0..m).map(|i| (i % 17) as f64 / 4.0).collect();
+        lbfgs.step_flat(1.0, &mut x, |x| {
+            let w = |i: usize| 1.0 + (i % 5) as f64;
+            let f = x.iter().enumerate().map(|(i, v)| w(i) * v * v).sum::<f64>() / 2.0;
+            (f, x.iter().enumerate().map(|(i, v)| w(i) * v).collect())
+        });
+        x.iter().map(|v| v.to_bits()).collect()
+    });
+    assert!(passes >= 20, "L-BFGS: {passes} passes on rayon's pool");
+}
+
+fn bits(values: impl IntoIterator<Item = f32>) -> Vec<u64> {
+    values.into_iter().map(|v| u64::from(v.to_bits())).collect()
+}
+
+/// Runs `run` with descent's team on (until one of its passes ran on the team: another test's
+/// pass can hold the team for a moment, and this one then runs on rayon's pool) and off, checks
+/// that both give the same bits and that the run with the team off ran every pass on rayon's
+/// pool; returns how many passes that was.
+fn same_on_team_and_rayon(what: &str, run: impl Fn() -> Vec<u64>) -> u64 {
+    use descent::kernel::team;
+    let before = team::passes();
+    let mut on_team = run();
+    for _ in 0..20 {
+        if team::passes()[0] > before[0] {
+            break;
+        }
+        on_team = run();
+    }
+    assert!(
+        team::passes()[0] > before[0],
+        "{what}: no pass ran on the team"
+    );
+    team::set_enabled(false);
+    let before = team::passes();
+    let on_rayon = run();
+    let after = team::passes();
+    team::set_enabled(true);
+    assert_eq!(
+        after[0] - before[0],
+        0,
+        "{what}: with the team off, no pass on the team"
+    );
+    assert!(after[1] > before[1], "{what}: no pass on rayon's pool");
+    assert_eq!(on_team.len(), on_rayon.len());
+    for (i, (a, b)) in on_team.iter().zip(&on_rayon).enumerate() {
+        assert_eq!(a, b, "{what}[{i}]: team {a:#x}, rayon {b:#x}");
+    }
+    after[1] - before[1]
 }
 
 /// The fused step places a large parameter's new state buffers far, modulo 4096, from the
 /// parameter's and the gradient's and from each other's (the processor's 4K-alias check would
 /// otherwise take one stream's loads for another's stores: AdamW at 10M took 8–11 ms instead
-/// of 6–7), and the placed states step like any other: the same bits as the generic path.
+/// of 6–7), and the placed states step like any other: the same bits as the generic path; on
+/// every CPU device.
 #[test]
 fn new_state_buffers_start_apart_from_the_parameter_and_gradient() {
     use descent::kernel::buffer;
     let n = 1 << 17;
-    let device = Device::flex();
-    let step = |kernel: Kernel| {
-        let optim = AdamWConfig::new().with_kernel(kernel).build();
-        let mut theta = Tensor::<1>::from_data(TensorData::new(data(5, n), [n]), &device);
-        let mut state: Option<AdamState<1>> = None;
-        let mut offsets = Vec::new();
-        for s in 0..3 {
-            let g = Tensor::<1>::from_data(TensorData::new(data(s + 21, n), [n]), &device);
-            let around = [
-                buffer::window_offset(&buffer::buffer(theta.clone())),
-                buffer::window_offset(&buffer::buffer(g.clone())),
-            ];
-            let (t, st) = optim.step(0.01, theta, g, state.take());
-            let st = st.expect("a state");
-            if s == 0 {
-                offsets = around.to_vec();
-                offsets.push(buffer::window_offset(&buffer::buffer(st.exp_avg.clone())));
-                offsets.push(buffer::window_offset(&buffer::buffer(
-                    st.exp_avg_sq.clone(),
-                )));
+    for device in descent::device::cpu_devices() {
+        let step = |kernel: Kernel| {
+            let optim = AdamWConfig::new().with_kernel(kernel).build();
+            let mut theta = Tensor::<1>::from_data(TensorData::new(data(5, n), [n]), &device);
+            let mut state: Option<AdamState<1>> = None;
+            let mut offsets = Vec::new();
+            for s in 0..3 {
+                let g = Tensor::<1>::from_data(TensorData::new(data(s + 21, n), [n]), &device);
+                let around = [
+                    buffer::window_offset(&buffer::buffer(theta.clone())),
+                    buffer::window_offset(&buffer::buffer(g.clone())),
+                ];
+                let (t, st) = optim.step(0.01, theta, g, state.take());
+                let st = st.expect("a state");
+                let states = [&st.exp_avg, &st.exp_avg_sq]
+                    .map(|t| buffer::window_offset(&buffer::buffer(t.clone())));
+                if s == 0 {
+                    offsets = around.to_vec();
+                    offsets.extend(states);
+                } else if kernel == Kernel::Auto {
+                    // The steps after the first update the placed states in place.
+                    assert_eq!(states, [offsets[2], offsets[3]], "{device:?}: step {s}");
+                }
+                theta = t;
+                state = Some(st);
             }
-            theta = t;
-            state = Some(st);
+            (
+                theta.into_data().iter::<f32>().collect::<Vec<f32>>(),
+                offsets,
+            )
+        };
+        let (fused, offsets) = step(Kernel::Auto);
+        let (generic, _) = step(Kernel::Generic);
+        let distance = |a: usize, b: usize| {
+            let d = a.abs_diff(b);
+            d.min(buffer::ALIAS_WINDOW - d)
+        };
+        for (i, &a) in offsets.iter().enumerate() {
+            for &b in &offsets[i + 1..] {
+                if i == 0 && b == offsets[1] {
+                    continue; // θ and g: the caller's buffers
+                }
+                assert!(
+                    distance(a, b) >= buffer::ALIAS_WINDOW / 8,
+                    "{device:?}: offsets {offsets:?} modulo 4096: {a} and {b} too close"
+                );
+            }
         }
-        (
-            theta.into_data().iter::<f32>().collect::<Vec<f32>>(),
-            offsets,
-        )
-    };
-    let (fused, offsets) = step(Kernel::Auto);
-    let (generic, _) = step(Kernel::Generic);
-    let distance = |a: usize, b: usize| {
-        let d = a.abs_diff(b);
-        d.min(buffer::ALIAS_WINDOW - d)
-    };
-    for (i, &a) in offsets.iter().enumerate() {
-        for &b in &offsets[i + 1..] {
-            if i == 0 && b == offsets[1] {
-                continue; // θ and g: the caller's buffers
-            }
-            assert!(
-                distance(a, b) >= buffer::ALIAS_WINDOW / 8,
-                "offsets {offsets:?} modulo 4096: {a} and {b} too close"
+        for (i, (a, b)) in fused.iter().zip(&generic).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{device:?}[{i}]: fused {a}, generic {b}"
             );
         }
-    }
-    for (i, (a, b)) in fused.iter().zip(&generic).enumerate() {
-        assert_eq!(a.to_bits(), b.to_bits(), "[{i}]: fused {a}, generic {b}");
     }
 }

@@ -239,8 +239,9 @@ pub fn filled_as(like: &Buffer, dtype: DType, value: f32) -> Buffer {
 }
 
 /// [`filled_as`] whose first element lies at address `at` modulo [`ALIAS_WINDOW`] where `at`
-/// is given and the buffer is flex's (a view a few elements into a block one page longer).
-/// [`apart`] chooses `at` for an optimizer's new state.
+/// is given (a view a few elements into a block one page longer, on flex and ndarray, whose
+/// whole 2 MiB pages are asked to be huge pages: see [`huge_block`]). [`apart`] chooses `at`
+/// for an optimizer's new state.
 ///
 /// # Panics
 /// For another dtype, or a half dtype on ndarray.
@@ -250,7 +251,10 @@ pub fn filled_at(like: &Buffer, dtype: DType, value: f32, at: Option<usize>) -> 
             Buffer::Flex(flex_filled(t, dtype, value, at))
         }
         #[cfg(feature = "ndarray")]
-        (Buffer::Nd(_), DType::F32) => filled(like, value),
+        (Buffer::Nd(a), DType::F32) => match at {
+            Some(at) => Buffer::Nd(nd_filled_at(a, value, at)),
+            None => filled(like, value),
+        },
         (_, other) => panic!("descent-cpu: no {other:?} buffer here"),
     }
 }
@@ -321,25 +325,107 @@ fn flex_filled(like: &FlexTensor, dtype: DType, value: f32, at: Option<usize>) -
         };
     };
     let extra = ALIAS_WINDOW;
+    // Half values as their bits: a zero `u16` block is the allocator's zeroed memory.
     let (bytes, size) = match dtype {
         DType::F16 => (
-            Bytes::from_elems(vec![f16::from_f32(value); n + extra / 2]),
+            Bytes::from_elems(huge_block(0, f16::from_f32(value).to_bits(), n + extra / 2)),
             2,
         ),
         DType::BF16 => (
-            Bytes::from_elems(vec![bf16::from_f32(value); n + extra / 2]),
+            Bytes::from_elems(huge_block(
+                0,
+                bf16::from_f32(value).to_bits(),
+                n + extra / 2,
+            )),
             2,
         ),
-        _ => (Bytes::from_elems(vec![value; n + extra / 4]), 4),
+        _ => (Bytes::from_elems(huge_block(0.0, value, n + extra / 4)), 4),
     };
-    let gap = (at + ALIAS_WINDOW - bytes.as_ptr() as usize % ALIAS_WINDOW) % ALIAS_WINDOW;
-    let start = if gap.is_multiple_of(size) {
+    let start = start_at(bytes.as_ptr(), size, at);
+    let strides = Layout::contiguous(shape.clone()).strides().to_vec();
+    FlexTensor::new(bytes, Layout::new(shape, strides, start), dtype)
+}
+
+/// `len` copies of `value` (`zero`: the type's all-zero bits) in a fresh block whose whole
+/// 2 MiB pages the kernel is asked to back with transparent huge pages (Linux, THP in `always`
+/// or `madvise` mode; `DESCENT_THP=off` leaves the allocator's pages): the advice is given
+/// while the zeroed pages are untouched, before `value` is written.
+///
+/// A state buffer is streamed once per step: with 4 KiB pages a stream crosses a page every
+/// 4 KiB, each a TLB miss and a stop for the hardware prefetcher. A/B in one sitting (flex,
+/// 10M, 5 rounds): Adam's step 0.90×, momentum 0.93×, AdamW 0.97×, AdaGrad 0.99× the time with
+/// the states on 4 KiB pages (SGD, without state, 1.03×).
+fn huge_block<T: Copy + PartialEq>(zero: T, value: T, len: usize) -> Vec<T> {
+    // A zero of a primitive type: `vec!` asks the allocator for zeroed memory (fresh pages
+    // for a large block, not written).
+    let mut block = vec![zero; len];
+    if huge_pages_on() {
+        advise_huge(&block);
+    }
+    if value != zero {
+        block.fill(value);
+    }
+    block
+}
+
+/// Whether [`huge_block`] asks for huge pages: unless `DESCENT_THP=off`.
+fn huge_pages_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("DESCENT_THP").map_or(true, |v| v != "off"))
+}
+
+/// Bytes of a (transparent) huge page.
+pub const HUGE_PAGE: usize = 2 << 20;
+
+/// `madvise(MADV_HUGEPAGE)` over the whole huge pages inside `block`.
+#[cfg(target_os = "linux")]
+fn advise_huge<T>(block: &[T]) {
+    let start = block.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(block);
+    let (first, last) = (
+        start.next_multiple_of(HUGE_PAGE),
+        end / HUGE_PAGE * HUGE_PAGE,
+    );
+    if last > first {
+        // SAFETY: advice on whole pages inside `block`'s allocation; it changes neither the
+        // contents nor the validity of the mapping. A refusal (THP off) leaves 4 KiB pages.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge<T>(_: &[T]) {}
+
+/// Where a view of `size`-byte elements into `block` starts (in elements) for its first
+/// element to lie at `at` modulo [`ALIAS_WINDOW`]; 0 where `at` is not a whole number of
+/// elements from the block's start. The block has [`ALIAS_WINDOW`] bytes to spare.
+fn start_at(block: *const u8, size: usize, at: usize) -> usize {
+    let gap = (at + ALIAS_WINDOW - block as usize % ALIAS_WINDOW) % ALIAS_WINDOW;
+    if gap.is_multiple_of(size) {
         gap / size
     } else {
         0
-    };
-    let strides = Layout::contiguous(shape.clone()).strides().to_vec();
-    FlexTensor::new(bytes, Layout::new(shape, strides, start), dtype)
+    }
+}
+
+/// An ndarray array shaped like `like`, filled with `value`, its first element at `at` modulo
+/// [`ALIAS_WINDOW`]: a standard-layout view into a block one page longer (the array keeps the
+/// block alive; ndarray writes it in place while no other array shares it).
+#[cfg(feature = "ndarray")]
+fn nd_filled_at(like: &ArcArray<f32, IxDyn>, value: f32, at: usize) -> ArcArray<f32, IxDyn> {
+    let n = like.len();
+    let block = huge_block(0.0, value, n + ALIAS_WINDOW / 4);
+    let start = start_at(block.as_ptr().cast(), 4, at);
+    ArcArray::from_vec(block)
+        .slice_move(ndarray::s![start..start + n])
+        .into_shape_with_order(like.raw_dim())
+        .expect("descent-cpu: a contiguous view has the array's shape")
 }
 
 #[cfg(test)]
@@ -355,19 +441,98 @@ mod tests {
         assert_eq!(apart(&[], 1), vec![0]);
     }
 
-    /// A buffer asked for at an offset starts there, holds its value, and reads as a contiguous
-    /// tensor of the asked shape.
+    /// The huge pages backing `bytes` bytes from `address`, in KiB: the `AnonHugePages` of
+    /// every mapping that overlaps them in Linux's `/proc/self/smaps` (the advice splits the
+    /// allocation's mapping at the huge pages' bounds).
+    #[cfg(target_os = "linux")]
+    fn huge_kib(address: usize, bytes: usize) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("/proc/self/smaps");
+        let (mut overlaps, mut total) = (false, 0);
+        for line in smaps.lines() {
+            let range = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'));
+            if let Some((lo, hi)) = range
+                && let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                overlaps = lo < address + bytes && address < hi;
+            } else if overlaps && let Some(kib) = line.strip_prefix("AnonHugePages:") {
+                let kib = kib.trim().trim_end_matches("kB").trim();
+                total += kib.parse::<usize>().expect("a size in kB");
+            }
+        }
+        total
+    }
+
+    /// A placed state buffer of 10M elements is backed by huge pages once written, where the
+    /// kernel has transparent huge pages on (`always` or `madvise`; `madvise` alone needs the
+    /// advice), on flex (f32, bf16) and ndarray.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn placed_buffers_get_huge_pages() {
+        let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .unwrap_or_default();
+        if !(mode.contains("[always]") || mode.contains("[madvise]")) || !huge_pages_on() {
+            eprintln!(
+                "transparent huge pages are off here ({mode:?}, or DESCENT_THP=off): nothing \
+                 to measure"
+            );
+            return;
+        }
+        #[cfg_attr(not(feature = "ndarray"), allow(unused_mut))]
+        let mut devices = vec![(Device::flex(), DType::F32), (Device::flex(), DType::BF16)];
+        #[cfg(feature = "ndarray")]
+        devices.push((Device::ndarray(), DType::F32));
+        for (device, dtype) in devices {
+            let like = buffer(Tensor::<1>::zeros([10_000_000], &device));
+            let b = filled_at(&like, dtype, 0.25, Some(1024));
+            let address = match &b {
+                Buffer::Flex(f) => f.bytes().as_ptr() as usize,
+                #[cfg(feature = "ndarray")]
+                Buffer::Nd(a) => a.as_ptr() as usize,
+            };
+            let huge = huge_kib(address, 10_000_000 * dtype.size());
+            // 40 MB of f32 (20 MB of bf16) hold at least 18 (8) whole huge pages; the kernel
+            // may fall back to small pages where it finds no free 2 MiB block, so at least one
+            // (without the advice, in `madvise` mode: none).
+            assert!(
+                huge >= HUGE_PAGE / 1024,
+                "{device:?} {dtype:?}: {huge} KiB of huge pages, expected at least {} (one page)",
+                HUGE_PAGE / 1024
+            );
+            let t = tensor::<1>(b).cast(DType::F32);
+            assert_eq!(t.clone().min().into_scalar::<f32>(), 0.25);
+            assert_eq!(t.max().into_scalar::<f32>(), 0.25);
+        }
+    }
+
+    /// A buffer asked for at an offset starts there, holds its value, reads as a contiguous
+    /// tensor of the asked shape, and is written in place (flex and ndarray).
     #[test]
     fn filled_at_places_the_first_element() {
-        let like = buffer(Tensor::<2>::zeros([300, 7], &Device::flex()));
-        for at in [0, 16, 1040, 4080] {
-            for dtype in [DType::F32, DType::BF16] {
-                let b = filled_at(&like, dtype, 0.5, Some(at));
-                assert_eq!(window_offset(&b), at, "{dtype:?}");
-                let t = tensor::<2>(b);
-                assert_eq!(t.dims(), [300, 7]);
-                let values: Vec<f32> = t.cast(DType::F32).into_data().iter::<f32>().collect();
-                assert!(values.len() == 2100 && values.iter().all(|&v| v == 0.5));
+        #[cfg_attr(not(feature = "ndarray"), allow(unused_mut))]
+        let mut devices = vec![(Device::flex(), vec![DType::F32, DType::BF16])];
+        #[cfg(feature = "ndarray")]
+        devices.push((Device::ndarray(), vec![DType::F32]));
+        for (device, dtypes) in devices {
+            let like = buffer(Tensor::<2>::zeros([300, 7], &device));
+            for at in [0, 16, 1040, 4080] {
+                for &dtype in &dtypes {
+                    let mut b = filled_at(&like, dtype, 0.5, Some(at));
+                    assert_eq!(window_offset(&b), at, "{device:?} {dtype:?}");
+                    if dtype == DType::F32 {
+                        slice_mut(&mut b)[2099] = 2.0;
+                        assert_eq!(window_offset(&b), at, "{device:?}: written in place");
+                    }
+                    let t = tensor::<2>(b);
+                    assert_eq!(t.dims(), [300, 7]);
+                    let values: Vec<f32> = t.cast(DType::F32).into_data().iter::<f32>().collect();
+                    assert_eq!(values.len(), 2100);
+                    let last = if dtype == DType::F32 { 2.0 } else { 0.5 };
+                    assert!(values[..2099].iter().all(|&v| v == 0.5) && values[2099] == last);
+                }
             }
         }
     }

@@ -2,9 +2,11 @@
 //! parallel passes (two for vectors), reading the gradient three times and writing the
 //! parameter once, where the tensor path makes a dozen passes and temporaries of the
 //! parameter's size. The per-element formulas are [`crate::adafactor`]'s, run on four lanes.
+//! The passes run on descent's thread team (`descent_kernel::team`), their partial sums merged
+//! in task order: the same bits whatever thread ran which task.
 
+use descent_kernel::team;
 use descent_kernel::zip::{CHUNK, Lanes};
-use rayon::prelude::*;
 
 use crate::adafactor::{factored, moved, scaled};
 use crate::rule::lerp;
@@ -103,9 +105,8 @@ pub(crate) fn factored_step(
     let tasks = tasks(batches, rows, cols);
     let at = |t: &Rows, i: usize| (t.batch * rows + i) * cols;
     // Pass 1: row and column sums of g², Σθ², finiteness.
-    let firsts: Vec<(Vec<f32>, Vec<f32>, f64, bool)> = tasks
-        .par_iter()
-        .map(|t| {
+    let firsts: Vec<(Vec<f32>, Vec<f32>, f64, bool)> =
+        team::map(tasks.iter().collect(), |t: &Rows| {
             let mut row_sums = Vec::with_capacity(t.end - t.start);
             let mut col_sums = vec![0.0f32; cols];
             let (mut p_sq, mut seen) = (0.0f64, 0.0f32);
@@ -119,8 +120,7 @@ pub(crate) fn factored_step(
                 p_sq += f64::from(sum_sq(&p[at(t, i)..at(t, i) + cols]));
             }
             (row_sums, col_sums, p_sq, seen == 0.0)
-        })
-        .collect();
+        });
     let mut col_sums = vec![0.0f32; batches * cols];
     let (mut p_sq, mut finite) = (0.0, true);
     for (t, (row_sums, cs, ps, f)) in tasks.iter().zip(firsts) {
@@ -144,26 +144,25 @@ pub(crate) fn factored_step(
         .collect();
     // Pass 2: ΣU².
     let (row, col) = (&*row, &*col);
-    let u_sq: f64 = tasks
-        .par_iter()
-        .map(|t| {
-            let c = &col[t.batch * cols..][..cols];
-            let mut acc = 0.0f64;
-            for i in t.start..t.end {
-                let mut lanes = Lanes::ZERO;
-                row_updates(
-                    &g[at(t, i)..at(t, i) + cols],
-                    row[t.batch * rows + i],
-                    c,
-                    means[t.batch],
-                    k.eps1_sq,
-                    |_, u| lanes += u * u,
-                );
-                acc += f64::from(lanes.reduce_add());
-            }
-            acc
-        })
-        .sum();
+    let u_sq: f64 = team::map(tasks.iter().collect(), |t: &Rows| {
+        let c = &col[t.batch * cols..][..cols];
+        let mut acc = 0.0f64;
+        for i in t.start..t.end {
+            let mut lanes = Lanes::ZERO;
+            row_updates(
+                &g[at(t, i)..at(t, i) + cols],
+                row[t.batch * rows + i],
+                c,
+                means[t.batch],
+                k.eps1_sq,
+                |_, u| lanes += u * u,
+            );
+            acc += f64::from(lanes.reduce_add());
+        }
+        acc
+    })
+    .into_iter()
+    .sum();
     let sums = Sums { p_sq, u_sq, finite };
     // Pass 3: θ ← θ (1 − ηλ) − k U.
     if let Some((shrink, step)) = scale(&sums) {
@@ -174,7 +173,7 @@ pub(crate) fn factored_step(
             chunks.push((*t, head));
             rest = tail;
         }
-        chunks.into_par_iter().for_each(|(t, p_rows)| {
+        team::map(chunks, |(t, p_rows)| {
             let c = &col[t.batch * cols..][..cols];
             for (n, i) in (t.start..t.end).enumerate() {
                 let p_row = &mut p_rows[n * cols..][..cols];
@@ -208,21 +207,23 @@ pub(crate) fn vector_step(
     scale: impl FnOnce(&Sums) -> Option<(f32, f32)>,
 ) -> Sums {
     // Pass 1: V = lerp(V, g², 1 − β₂ₜ), ΣU², Σθ², finiteness.
-    let (p_sq, u_sq, seen) = var
-        .par_chunks_mut(CHUNK)
-        .zip(g.par_chunks(CHUNK))
-        .zip(p.par_chunks(CHUNK))
-        .map(|((v, g), p)| {
-            let (mut u_sq, mut seen) = (0.0f32, 0.0f32);
-            for (v, g) in v.iter_mut().zip(g) {
-                *v = lerp(*v, g * g, k.rest);
-                let u = scaled(*g, *v, k.eps1_sq);
-                u_sq += u * u;
-                seen += g * 0.0;
-            }
-            (f64::from(sum_sq(p)), f64::from(u_sq), seen)
-        })
-        .reduce(|| (0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let chunks = var
+        .chunks_mut(CHUNK)
+        .zip(g.chunks(CHUNK))
+        .zip(p.chunks(CHUNK))
+        .collect();
+    let (p_sq, u_sq, seen) = team::map(chunks, |((v, g), p)| {
+        let (mut u_sq, mut seen) = (0.0f32, 0.0f32);
+        for (v, g) in v.iter_mut().zip(g) {
+            *v = lerp(*v, g * g, k.rest);
+            let u = scaled(*g, *v, k.eps1_sq);
+            u_sq += u * u;
+            seen += g * 0.0;
+        }
+        (f64::from(sum_sq(p)), f64::from(u_sq), seen)
+    })
+    .into_iter()
+    .fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     let sums = Sums {
         p_sq,
         u_sq,
@@ -230,14 +231,16 @@ pub(crate) fn vector_step(
     };
     // Pass 2: θ ← θ (1 − ηλ) − k U.
     if let Some((shrink, step)) = scale(&sums) {
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(var.par_chunks(CHUNK))
-            .for_each(|((p, g), v)| {
-                for ((p, g), v) in p.iter_mut().zip(g).zip(v) {
-                    *p = moved(*p, scaled(*g, *v, k.eps1_sq), shrink, step);
-                }
-            });
+        let chunks = p
+            .chunks_mut(CHUNK)
+            .zip(g.chunks(CHUNK))
+            .zip(var.chunks(CHUNK))
+            .collect();
+        team::map(chunks, |((p, g), v)| {
+            for ((p, g), v) in p.iter_mut().zip(g).zip(v) {
+                *p = moved(*p, scaled(*g, *v, k.eps1_sq), shrink, step);
+            }
+        });
     }
     sums
 }

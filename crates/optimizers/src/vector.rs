@@ -1,11 +1,12 @@
 //! The host `f64` vector kernels of L-BFGS and its line search: in parallel chunks, each
 //! summed in eight lanes so that it vectorises, and merged in chunk order, so a result does
-//! not depend on the number of threads.
+//! not depend on the number of threads. The chunks run on descent's thread team
+//! (`descent_kernel::team`): an L-BFGS step is dozens of these passes back to back.
 
-use rayon::prelude::*;
+use descent_kernel::team;
 
-/// Elements per parallel task; a shorter vector is handled on the calling thread (handing
-/// work to rayon's pool costs more than a pass over it).
+/// Elements per parallel task; a shorter vector is handled on the calling thread (a parallel
+/// pass costs more than a pass over it).
 const CHUNK: usize = 1 << 15;
 
 /// `f` over matching chunks of `y` and `x`, in parallel when there is more than one.
@@ -13,9 +14,12 @@ fn zip_chunks<T: Send, U: Sync>(y: &mut [T], x: &[U], f: impl Fn(&mut [T], &[U])
     if y.len() <= CHUNK {
         f(y, x);
     } else {
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(y, x)| f(y, x));
+        team::map(
+            y.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).collect(),
+            |(y, x)| {
+                f(y, x);
+            },
+        );
     }
 }
 
@@ -40,11 +44,9 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     if a.len() <= CHUNK {
         return partial(a, b);
     }
-    let partials: Vec<f64> = a
-        .par_chunks(CHUNK)
-        .zip(b.par_chunks(CHUNK))
-        .map(|(a, b)| partial(a, b))
-        .collect();
+    let partials = team::map(a.chunks(CHUNK).zip(b.chunks(CHUNK)).collect(), |(a, b)| {
+        partial(a, b)
+    });
     partials.iter().sum()
 }
 
@@ -81,7 +83,9 @@ pub(crate) fn max_abs(a: &[f64]) -> f64 {
     if a.len() <= CHUNK {
         return partial(a);
     }
-    a.par_chunks(CHUNK).map(partial).reduce(|| 0.0, merge)
+    team::map(a.chunks(CHUNK).collect(), partial)
+        .into_iter()
+        .fold(0.0, merge)
 }
 
 /// `y ← y + α x`.
@@ -99,7 +103,7 @@ pub(crate) fn scale(v: &mut [f64], alpha: f64) {
     if v.len() <= CHUNK {
         f(v);
     } else {
-        v.par_chunks_mut(CHUNK).for_each(f);
+        team::map(v.chunks_mut(CHUNK).collect(), f);
     }
 }
 
@@ -115,10 +119,8 @@ pub(crate) fn sub_from(y: &mut [f64], g: &[f64]) {
 /// `−g`, written into `buffer` (its memory reused when its length fits).
 pub(crate) fn negated(g: &[f64], mut buffer: Vec<f64>) -> Vec<f64> {
     if buffer.len() != g.len() {
-        // Written once, in parallel: no zero fill first.
-        buffer.clear();
-        buffer.par_extend(g.par_iter().map(|x| -x));
-        return buffer;
+        // Zeroed by the allocator (fresh pages for a long vector), written once below.
+        buffer = vec![0.0; g.len()];
     }
     zip_chunks(&mut buffer, g, |d, g| {
         for (d, g) in d.iter_mut().zip(g) {
