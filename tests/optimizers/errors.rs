@@ -188,6 +188,34 @@ fn nan_gradients_without_a_scaler_stop_the_step() {
     assert_mentions(&msg, &["lbfgs", "loss", "finite"]);
 }
 
+/// Adafactor's fused factored pass checks every gradient too: a NaN among whole four-column
+/// groups and one in a row's tail both stop the step, naming the optimizer; the same step with
+/// a finite value there does not.
+#[test]
+fn adafactor_finds_non_finite_gradients_in_every_column() {
+    use burn::optim::Optimizer;
+    for device in descent::device::cpu_devices() {
+        for (cols, at) in [(8, 5), (6, 5)] {
+            let step = |bad: f32| {
+                let theta = Tensor::<2>::ones([3, cols], &device);
+                let mut g = vec![0.5f32; 3 * cols];
+                g[cols + at] = bad;
+                let g = Tensor::<2>::from_data(TensorData::new(g, [3, cols]), &device);
+                AdafactorConfig::new().build().step(0.01, theta, g, None).0
+            };
+            let msg = panic_message(move || {
+                step(f32::NAN);
+            });
+            assert_mentions(&msg, &["adafactor", "grad", "finite"]);
+            let moved = step(3.0).into_data().iter::<f32>().collect::<Vec<f32>>();
+            assert!(
+                moved.iter().all(|v| v.is_finite()),
+                "{device:?}: a finite gradient passes"
+            );
+        }
+    }
+}
+
 /// Off the CPU devices the finite check is deferred: a non-finite gradient is found by a
 /// later read-back (every `DEFERRED_CHECKS` updates, or `check_pending_grads`), not lost.
 /// With an interval of 1 every gradient is checked; with the default interval the parameter

@@ -328,25 +328,21 @@ fn flex_filled(like: &FlexTensor, dtype: DType, value: f32, at: Option<usize>) -
     // Half values as their bits: a zero `u16` block is the allocator's zeroed memory.
     let (bytes, size) = match dtype {
         DType::F16 => (
-            Bytes::from_elems(huge_block(0, f16::from_f32(value).to_bits(), n + extra / 2)),
+            Bytes::from_elems(huge_block(f16::from_f32(value).to_bits(), n + extra / 2)),
             2,
         ),
         DType::BF16 => (
-            Bytes::from_elems(huge_block(
-                0,
-                bf16::from_f32(value).to_bits(),
-                n + extra / 2,
-            )),
+            Bytes::from_elems(huge_block(bf16::from_f32(value).to_bits(), n + extra / 2)),
             2,
         ),
-        _ => (Bytes::from_elems(huge_block(0.0, value, n + extra / 4)), 4),
+        _ => (Bytes::from_elems(huge_block(value, n + extra / 4)), 4),
     };
     let start = start_at(bytes.as_ptr(), size, at);
     let strides = Layout::contiguous(shape.clone()).strides().to_vec();
     FlexTensor::new(bytes, Layout::new(shape, strides, start), dtype)
 }
 
-/// `len` copies of `value` (`zero`: the type's all-zero bits) in a fresh block whose whole
+/// `len` copies of `value` in a fresh block whose whole
 /// 2 MiB pages the kernel is asked to back with transparent huge pages (Linux, THP in `always`
 /// or `madvise` mode; `DESCENT_THP=off` leaves the allocator's pages): the advice is given
 /// while the zeroed pages are untouched, before `value` is written.
@@ -355,17 +351,39 @@ fn flex_filled(like: &FlexTensor, dtype: DType, value: f32, at: Option<usize>) -
 /// 4 KiB, each a TLB miss and a stop for the hardware prefetcher. A/B in one sitting (flex,
 /// 10M, 5 rounds): Adam's step 0.90×, momentum 0.93×, AdamW 0.97×, AdaGrad 0.99× the time with
 /// the states on 4 KiB pages (SGD, without state, 1.03×).
-fn huge_block<T: Copy + PartialEq>(zero: T, value: T, len: usize) -> Vec<T> {
+fn huge_block<T: Element>(value: T, len: usize) -> Vec<T> {
     // A zero of a primitive type: `vec!` asks the allocator for zeroed memory (fresh pages
     // for a large block, not written).
-    let mut block = vec![zero; len];
+    let mut block = vec![T::ZERO; len];
     if huge_pages_on() {
         advise_huge(&block);
     }
-    if value != zero {
+    if !value.is_zero_bits() {
         block.fill(value);
     }
     block
+}
+
+/// An element of a [`huge_block`]: `f32`, or a half's bits as `u16`.
+trait Element: Copy {
+    /// All bits zero.
+    const ZERO: Self;
+    /// Whether every bit is zero (`-0.0` is not: it is written).
+    fn is_zero_bits(self) -> bool;
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+    fn is_zero_bits(self) -> bool {
+        self.to_bits() == 0
+    }
+}
+
+impl Element for u16 {
+    const ZERO: Self = 0;
+    fn is_zero_bits(self) -> bool {
+        self == 0
+    }
 }
 
 /// Whether [`huge_block`] asks for huge pages: unless `DESCENT_THP=off`.
@@ -420,7 +438,7 @@ fn start_at(block: *const u8, size: usize, at: usize) -> usize {
 #[cfg(feature = "ndarray")]
 fn nd_filled_at(like: &ArcArray<f32, IxDyn>, value: f32, at: usize) -> ArcArray<f32, IxDyn> {
     let n = like.len();
-    let block = huge_block(0.0, value, n + ALIAS_WINDOW / 4);
+    let block = huge_block(value, n + ALIAS_WINDOW / 4);
     let start = start_at(block.as_ptr().cast(), 4, at);
     ArcArray::from_vec(block)
         .slice_move(ndarray::s![start..start + n])
@@ -534,6 +552,9 @@ mod tests {
                     assert!(values[..2099].iter().all(|&v| v == 0.5) && values[2099] == last);
                 }
             }
+            // A negative zero is written, not left as the allocator's +0.
+            let b = filled_at(&like, DType::F32, -0.0, Some(16));
+            assert!(slice(&b).iter().all(|v| v.to_bits() == (-0.0f32).to_bits()));
         }
     }
 }
