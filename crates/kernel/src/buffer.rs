@@ -230,18 +230,10 @@ pub fn floats_mut(t: &mut Buffer) -> FloatsMut<'_> {
 }
 
 /// A buffer shaped like `like`, of `dtype` (`f32`, `f16` or `bf16`; ndarray: `f32` only),
-/// filled with `value` (rounded to the dtype).
-///
-/// # Panics
-/// For another dtype, or a half dtype on ndarray.
-pub fn filled_as(like: &Buffer, dtype: DType, value: f32) -> Buffer {
-    filled_at(like, dtype, value, None)
-}
-
-/// [`filled_as`] whose first element lies at address `at` modulo [`ALIAS_WINDOW`] where `at`
-/// is given (a view a few elements into a block one page longer, on flex and ndarray, whose
-/// whole 2 MiB pages are asked to be huge pages: see [`huge_block`]). [`apart`] chooses `at`
-/// for an optimizer's new state.
+/// filled with `value` (rounded to the dtype). Where `at` is given its first element lies at
+/// address `at` modulo [`ALIAS_WINDOW`] (a view a few elements into a block one page longer,
+/// on flex and ndarray, whose whole 2 MiB pages are asked to be huge pages: see
+/// [`huge_block`]); [`apart`] chooses `at` for an optimizer's new state.
 ///
 /// # Panics
 /// For another dtype, or a half dtype on ndarray.
@@ -393,7 +385,7 @@ fn huge_pages_on() -> bool {
 }
 
 /// Bytes of a (transparent) huge page.
-pub const HUGE_PAGE: usize = 2 << 20;
+const HUGE_PAGE: usize = 2 << 20;
 
 /// `madvise(MADV_HUGEPAGE)` over the whole huge pages inside `block`.
 #[cfg(target_os = "linux")]
